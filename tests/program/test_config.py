@@ -97,7 +97,7 @@ def test_duplicate_names_are_rejected():
     found = problems(values)
     assert f"{PROJECT}:models[1].name: got 'churn'; duplicate model name; each model needs its own" in found
     assert f"{PROJECT}:models[0].endpoint.variants[1].name: got 'a'; duplicate variant name" in found
-    assert any("features[7].name: got 'tenure_months'; duplicate feature name" in p for p in found)
+    assert any("features[11].name: got 'tenure_months'; duplicate feature name" in p for p in found)
 
 
 @pytest.mark.parametrize("expression, reason", [
@@ -177,3 +177,17 @@ def test_hyperparameters_reach_sagemaker_as_strings():
 def test_tags_name_project_environment_and_manager():
     cfg = parse(dev_values())
     assert cfg.tags == {"Project": PROJECT, "Environment": "dev", "Stack": "dev", "ManagedBy": "pulumi"}
+
+
+def test_shipped_feature_group_matches_the_sample_models_schema():
+    """The sample model's features are defined once (containers/training/features.py); the
+    feature group in each shipped stack must carry exactly those, with matching types."""
+    from containers.training import features
+
+    for stack in ("dev", "prod"):
+        (group,) = parse(shipped(stack)["values"], stack).feature_groups
+        declared = {f.name: f.type for f in group.features}
+        expected = {f.name: f.feature_store_type for f in features.FEATURES}
+        expected.update({features.RECORD_ID_FEATURE: "String", features.EVENT_TIME_FEATURE: "String"})
+        assert declared == expected
+        assert (group.record_identifier, group.event_time) == (features.RECORD_ID_FEATURE, features.EVENT_TIME_FEATURE)

@@ -1,0 +1,1 @@
+"""Runtime images the platform runs (training, inference); each is importable without Docker."""

@@ -1,0 +1,770 @@
+"""SageMaker training entry point for the sample churn model (xgboost, binary:logistic).
+
+It follows the SageMaker training contract for a bring-your-own container, under a root that
+defaults to ``/opt/ml`` and can be moved (``--root`` or env ``SM_ROOT``) so the same code
+runs in tests and on a laptop with that layout in a temp folder:
+
+    input/config/hyperparameters.json   every value a string (CreateTrainingJob's rule)
+    input/data/train/**.csv             channel "train": CSV files with a header row
+    input/data/validation/**.csv        channel "validation": same format
+    model/                              uploaded by SageMaker as model.tar.gz
+        xgboost-model.json              the booster (xgboost JSON format, feature names set)
+        model-metadata.json             feature names/order/types, threshold, versions
+        evaluation.json, baseline.json  copies, so each model version carries its own
+    output/data/                        uploaded by SageMaker as output.tar.gz
+        evaluation.json                 final metrics (see ``build_evaluation``)
+        baseline.json                   training-data baseline for drift detection
+                                        (format: ``containers/training/baseline.py``)
+    output/failure                      one paragraph; SageMaker shows it as FailureReason
+
+CSV columns are matched by header name, so order does not matter; the label ``churned``
+and every feature of ``features.py`` must be present, extra columns (for example the
+feature store's ``customer_id`` and ``event_time``) are ignored, empty cells are missing
+values (xgboost handles them), labels must be 0 or 1.
+
+Metrics are printed per boosting round and once more at the end with the ``metrics.py``
+helpers, which also hold the regexes SageMaker parses them with.
+
+Exit codes: 0 success; 1 bad input (hyperparameters, missing/empty channel, missing
+columns, non-numeric cells); 2 unexpected error (a bug or an infrastructure problem);
+143 (128 + SIGTERM) stopped by SIGTERM, which is what StopTrainingJob sends: training ends
+after the current round, the model trained so far, its metrics and baseline are saved
+(SageMaker uploads them for a stopped job) and ``output/failure`` says it was stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import re
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xgboost as xgb
+
+from containers.training import baseline as baseline_format
+from containers.training import metrics
+from containers.training.features import FEATURE_NAMES, FEATURES, TARGET
+
+EXIT_OK = 0
+EXIT_BAD_INPUT = 1
+EXIT_UNEXPECTED = 2
+EXIT_STOPPED = 143  # 128 + SIGTERM(15): the conventional code for "ended by SIGTERM"
+
+DEFAULT_ROOT = "/opt/ml"
+ROOT_ENV_VAR = "SM_ROOT"
+CHANNELS = ("train", "validation")
+MODEL_FILE = "xgboost-model.json"
+METADATA_FILE = "model-metadata.json"
+EVALUATION_FILE = "evaluation.json"
+BASELINE_FILE = "baseline.json"
+DECISION_THRESHOLD = 0.5
+FAILURE_REASON_LIMIT = 1024  # SageMaker keeps only the first 1024 characters
+RESERVED_PREFIXES = ("sagemaker_", "_")  # injected by the SDK / tuning jobs, not ours
+
+Log = Callable[[str], None]
+StopRequested = Callable[[], bool]
+
+
+class TrainingInputError(Exception):
+    """The job's input is wrong (hyperparameters, channels, data): exit 1, user fixes it."""
+
+
+class StoppedBeforeTrainingError(Exception):
+    """SIGTERM arrived before there was any model to save."""
+
+
+# --------------------------------------------------------------------------- layout
+
+
+@dataclass(frozen=True)
+class SageMakerPaths:
+    """The ``/opt/ml`` layout under a movable root, so tests can use a temp folder."""
+
+    root: Path
+
+    @property
+    def hyperparameters(self) -> Path:
+        return self.root / "input" / "config" / "hyperparameters.json"
+
+    def channel(self, name: str) -> Path:
+        return self.root / "input" / "data" / name
+
+    @property
+    def model_dir(self) -> Path:
+        return self.root / "model"
+
+    @property
+    def output_data_dir(self) -> Path:
+        return self.root / "output" / "data"
+
+    @property
+    def failure_file(self) -> Path:
+        return self.root / "output" / "failure"
+
+
+# --------------------------------------------------------------------------- hyperparameters
+
+
+@dataclass(frozen=True)
+class HyperparameterSpec:
+    """Name, type and allowed range of one hyperparameter; the parser and docs read these."""
+
+    name: str
+    attr: str
+    kind: type
+    minimum: float | None = None
+    maximum: float | None = None
+    min_exclusive: bool = False
+
+    def describe(self) -> str:
+        """Human wording of the allowed values, used in every error message."""
+        what = "an integer" if self.kind is int else "a number"
+        lo = None if self.minimum is None else _plain(self.minimum)
+        hi = None if self.maximum is None else _plain(self.maximum)
+        if lo is not None and hi is not None:
+            return f"{what} in {'(' if self.min_exclusive else '['}{lo}, {hi}]"
+        if lo is not None:
+            return f"{what} {'>' if self.min_exclusive else '>='} {lo}"
+        return what
+
+
+def _plain(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else str(number)
+
+
+HYPERPARAMETER_SPECS: dict[str, HyperparameterSpec] = {
+    spec.name: spec
+    for spec in (
+        HyperparameterSpec("num_round", "num_round", int, 1, 5000),
+        HyperparameterSpec("max_depth", "max_depth", int, 1, 20),
+        HyperparameterSpec("eta", "eta", float, 0, 1, min_exclusive=True),
+        HyperparameterSpec("subsample", "subsample", float, 0, 1, min_exclusive=True),
+        HyperparameterSpec("colsample_bytree", "colsample_bytree", float, 0, 1, min_exclusive=True),
+        HyperparameterSpec("min_child_weight", "min_child_weight", float, 0),
+        HyperparameterSpec("gamma", "gamma", float, 0),
+        HyperparameterSpec("lambda", "reg_lambda", float, 0),
+        HyperparameterSpec("alpha", "reg_alpha", float, 0),
+        HyperparameterSpec("scale_pos_weight", "scale_pos_weight", float, 0, min_exclusive=True),
+        HyperparameterSpec("early_stopping_rounds", "early_stopping_rounds", int, 0, 5000),
+        HyperparameterSpec("seed", "seed", int, 0, 2**31 - 1),
+    )
+}
+"""Every accepted hyperparameter. ``early_stopping_rounds=0`` turns early stopping off."""
+
+
+@dataclass(frozen=True)
+class Hyperparameters:
+    """Validated hyperparameters; build with ``parse_hyperparameters``."""
+
+    num_round: int = 200
+    max_depth: int = 5
+    eta: float = 0.1
+    subsample: float = 1.0
+    colsample_bytree: float = 1.0
+    min_child_weight: float = 1.0
+    gamma: float = 0.0
+    reg_lambda: float = 1.0
+    reg_alpha: float = 0.0
+    scale_pos_weight: float = 1.0
+    early_stopping_rounds: int = 20
+    seed: int = 42
+
+    def as_strings(self) -> dict[str, str]:
+        """The SageMaker form (names as users write them, values as strings)."""
+        by_attr = {spec.attr: spec.name for spec in HYPERPARAMETER_SPECS.values()}
+        return {by_attr[f.name]: str(getattr(self, f.name)) for f in fields(self)}
+
+    def xgboost_params(self) -> dict[str, Any]:
+        """The ``params`` dict for ``xgb.train``; the round count and early stopping go apart."""
+        return {
+            "objective": "binary:logistic",
+            "eval_metric": ["auc", "logloss"],
+            "tree_method": "hist",
+            "max_depth": self.max_depth,
+            "eta": self.eta,
+            "subsample": self.subsample,
+            "colsample_bytree": self.colsample_bytree,
+            "min_child_weight": self.min_child_weight,
+            "gamma": self.gamma,
+            "lambda": self.reg_lambda,
+            "alpha": self.reg_alpha,
+            "scale_pos_weight": self.scale_pos_weight,
+            "seed": self.seed,
+        }
+
+
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
+_FLOAT_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def parse_value(spec: HyperparameterSpec, raw: object) -> int | float:
+    """Parse one hyperparameter string strictly; raises ValueError with the allowed values.
+
+    Only plain ASCII decimal text is accepted (Python's int()/float() would also take
+    "1_000", "nan" or non-ASCII digits, which no user means as a hyperparameter).
+    """
+    if not isinstance(raw, str):
+        raise ValueError(
+            f"got {type(raw).__name__} {raw!r}; SageMaker passes every hyperparameter as a "
+            f'string, so write it as "{raw}" (must be {spec.describe()})'
+        )
+    text = raw.strip()
+    pattern = _INT_TEXT if spec.kind is int else _FLOAT_TEXT
+    if not pattern.fullmatch(text):
+        raise ValueError(f"{raw!r} is not {spec.describe()}")
+    value: int | float = int(text) if spec.kind is int else float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{raw!r} is not finite; must be {spec.describe()}")
+    too_low = spec.minimum is not None and (value <= spec.minimum if spec.min_exclusive else value < spec.minimum)
+    too_high = spec.maximum is not None and value > spec.maximum
+    if too_low or too_high:
+        raise ValueError(f"{raw!r} is out of range; must be {spec.describe()}")
+    return value
+
+
+def parse_hyperparameters(raw: Mapping[str, object]) -> Hyperparameters:
+    """Validate a hyperparameters.json mapping; every problem is reported in one error.
+
+    Unknown names fail (a typo such as ``max_dept`` would otherwise train with the default
+    silently). Names starting with ``sagemaker_`` or ``_`` are SageMaker's own (the SDK and
+    tuning jobs add them) and are ignored.
+    """
+    if not isinstance(raw, Mapping):
+        raise TrainingInputError(f"hyperparameters must be a JSON object of name -> string, got {type(raw).__name__}")
+    values: dict[str, int | float] = {}
+    problems: list[str] = []
+    for name in sorted(raw):
+        if name.startswith(RESERVED_PREFIXES):
+            continue
+        spec = HYPERPARAMETER_SPECS.get(name)
+        if spec is None:
+            problems.append(f"{name!r} is not a known hyperparameter (known: {', '.join(sorted(HYPERPARAMETER_SPECS))})")
+            continue
+        try:
+            values[spec.attr] = parse_value(spec, raw[name])
+        except ValueError as exc:
+            problems.append(f"{name}: {exc}")
+    if problems:
+        raise TrainingInputError("invalid hyperparameters: " + "; ".join(problems))
+    return Hyperparameters(**values)
+
+
+def load_hyperparameters(path: Path) -> Hyperparameters:
+    """Read hyperparameters.json; a missing file means all defaults (SageMaker writes ``{}``)."""
+    if not path.exists():
+        return Hyperparameters()
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise TrainingInputError(f"{path} is not valid JSON: {exc}") from exc
+    return parse_hyperparameters(raw)
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One channel's rows: features in ``FEATURE_NAMES`` order (NaN = missing), 0/1 labels."""
+
+    features: np.ndarray
+    labels: np.ndarray
+    files: tuple[Path, ...] = ()
+
+    @property
+    def rows(self) -> int:
+        return int(self.labels.shape[0])
+
+
+def _read_csv(path: Path) -> tuple[list[list[float]], list[float]]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None:
+            return [], []
+        header = [column.strip() for column in header]
+        missing = [c for c in (TARGET, *FEATURE_NAMES) if c not in header]
+        if missing:
+            raise TrainingInputError(
+                f"{path}: header lacks required column(s) {', '.join(missing)}; the file "
+                f"needs a header row naming the label {TARGET!r} and every feature in "
+                f"features.py ({', '.join(FEATURE_NAMES)}); found: {', '.join(header)}"
+            )
+        label_at = header.index(TARGET)
+        feature_at = [(f, header.index(f.name)) for f in FEATURES]
+        rows: list[list[float]] = []
+        labels: list[float] = []
+        for line_no, cells in enumerate(reader, start=2):
+            if not cells or all(not c.strip() for c in cells):
+                continue
+            if len(cells) != len(header):
+                raise TrainingInputError(f"{path}:{line_no}: {len(cells)} cells but the header has {len(header)}")
+            label_text = cells[label_at].strip()
+            if label_text not in ("0", "1", "0.0", "1.0"):
+                raise TrainingInputError(f"{path}:{line_no}: label {TARGET!r} is {label_text!r}; it must be 0 or 1")
+            labels.append(float(label_text))
+            row = []
+            for feature, at in feature_at:
+                row.append(_parse_cell(path, line_no, feature.name, feature.type, cells[at]))
+            rows.append(row)
+        return rows, labels
+
+
+def _parse_cell(path: Path, line_no: int, name: str, kind: str, cell: str) -> float:
+    text = cell.strip()
+    if not text:
+        return math.nan
+    if not _FLOAT_TEXT.fullmatch(text):
+        raise TrainingInputError(f"{path}:{line_no}: column {name!r} is {cell!r}, not a number")
+    value = float(text)
+    if not math.isfinite(value):
+        raise TrainingInputError(f"{path}:{line_no}: column {name!r} is {cell!r}, not finite")
+    if kind == "int" and not value.is_integer():
+        raise TrainingInputError(f"{path}:{line_no}: column {name!r} is declared int in features.py but is {cell!r}")
+    return value
+
+
+def load_channel(paths: SageMakerPaths, name: str) -> Dataset:
+    """Read every ``*.csv`` under a channel folder (sorted, recursive: S3 prefixes nest)."""
+    folder = paths.channel(name)
+    if not folder.is_dir():
+        raise TrainingInputError(
+            f"channel {name!r} is missing: {folder} does not exist; the training job needs "
+            f"InputDataConfig channels named {' and '.join(repr(c) for c in CHANNELS)}"
+        )
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() == ".csv")
+    if not files:
+        raise TrainingInputError(f"channel {name!r} is empty: no .csv files under {folder}")
+    all_rows: list[list[float]] = []
+    all_labels: list[float] = []
+    for path in files:
+        rows, labels = _read_csv(path)
+        all_rows.extend(rows)
+        all_labels.extend(labels)
+    if not all_labels:
+        raise TrainingInputError(f"channel {name!r} is empty: its {len(files)} CSV file(s) have no data rows")
+    features = np.asarray(all_rows, dtype=np.float64).reshape(len(all_rows), len(FEATURES))
+    return Dataset(features, np.asarray(all_labels, dtype=np.float64), tuple(files))
+
+
+def _require_both_classes(name: str, dataset: Dataset) -> None:
+    present = set(np.unique(dataset.labels).astype(int).tolist())
+    if present != {0, 1}:
+        raise TrainingInputError(
+            f"channel {name!r} has only label {present.pop()}; a binary classifier "
+            f"needs both 0 and 1 in {name} (and AUC is undefined otherwise)"
+        )
+
+
+def _dmatrix(dataset: Dataset) -> xgb.DMatrix:
+    return xgb.DMatrix(
+        dataset.features,
+        label=dataset.labels,
+        feature_names=list(FEATURE_NAMES),
+        feature_types=[f.type for f in FEATURES],
+        missing=math.nan,
+    )
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the ROC curve (Mann-Whitney, ties get average ranks); no sklearn needed."""
+    labels = np.asarray(labels)
+    positives = labels == 1
+    n_pos = int(positives.sum())
+    n_neg = int(labels.shape[0] - n_pos)
+    if n_pos == 0 or n_neg == 0:
+        raise ValueError("AUC needs both classes")
+    _, inverse, counts = np.unique(np.asarray(scores), return_inverse=True, return_counts=True)
+    average_rank = np.cumsum(counts) - (counts - 1) / 2.0
+    ranks = average_rank[inverse]
+    return float((ranks[positives].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def classification_metrics(labels: np.ndarray, probabilities: np.ndarray, threshold: float = DECISION_THRESHOLD) -> dict[str, float]:
+    """logloss, auc, accuracy, precision, recall, f1 (0 when undefined, like sklearn)."""
+    y = np.asarray(labels, dtype=np.float64)
+    p = np.clip(np.asarray(probabilities, dtype=np.float64), 1e-15, 1 - 1e-15)
+    predicted = p >= threshold
+    actual = y == 1
+    tp = float(np.sum(predicted & actual))
+    fp = float(np.sum(predicted & ~actual))
+    fn = float(np.sum(~predicted & actual))
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    return {
+        "logloss": float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p))),
+        "auc": roc_auc(y, p),
+        "accuracy": float(np.mean(predicted == actual)),
+        "precision": precision,
+        "recall": recall,
+        "f1": 2 * precision * recall / (precision + recall) if precision + recall else 0.0,
+    }
+
+
+def confusion_matrix(labels: np.ndarray, probabilities: np.ndarray, threshold: float = DECISION_THRESHOLD) -> dict[str, dict[str, int]]:
+    """``{actual: {predicted: count}}`` with "0"/"1" keys, Model Monitor's layout."""
+    actual = np.asarray(labels).astype(int)
+    predicted = (np.asarray(probabilities) >= threshold).astype(int)
+    return {str(a): {str(p): int(np.sum((actual == a) & (predicted == p))) for p in (0, 1)} for a in (0, 1)}
+
+
+# --------------------------------------------------------------------------- training
+
+
+class _PrintMetrics(xgb.callback.TrainingCallback):
+    """Prints each round's metrics with the metrics.py format SageMaker parses."""
+
+    def __init__(self, log: Log) -> None:
+        super().__init__()
+        self._log = log
+
+    def after_iteration(self, model: xgb.Booster, epoch: int, evals_log: dict) -> bool:
+        latest = {f"{data}:{name}": float(history[-1]) for data, by_metric in evals_log.items() for name, history in by_metric.items()}
+        ordered = {name: latest[name] for name in metrics.ITERATION_METRICS if name in latest}
+        self._log(metrics.format_iteration_line(epoch, ordered))
+        return False
+
+
+class _StopWhenRequested(xgb.callback.TrainingCallback):
+    """Ends training after the current round once a stop was requested (SIGTERM)."""
+
+    def __init__(self, stop_requested: StopRequested) -> None:
+        super().__init__()
+        self._stop_requested = stop_requested
+        self.stopped = False
+
+    def after_iteration(self, model: xgb.Booster, epoch: int, evals_log: dict) -> bool:
+        if self._stop_requested():
+            self.stopped = True
+        return self.stopped
+
+
+@dataclass
+class TrainingResult:
+    """The model to save (cut to its best round) and how training ended."""
+
+    booster: xgb.Booster
+    rounds_trained: int
+    best_iteration: int
+    early_stopped: bool
+    interrupted: bool
+
+
+def train_model(
+    train: Dataset,
+    validation: Dataset,
+    hyperparameters: Hyperparameters,
+    *,
+    stop_requested: StopRequested = lambda: False,
+    log: Log = print,
+) -> TrainingResult:
+    """Train with per-round metric lines, early stopping on validation logloss, and a stop hook.
+
+    Early stopping watches logloss (smoother than AUC); the returned booster keeps only
+    the rounds up to the best one, so the saved file needs no ``iteration_range``.
+    """
+    dtrain = _dmatrix(train)
+    dvalidation = _dmatrix(validation)
+    stopper = _StopWhenRequested(stop_requested)
+    # Order matters: xgboost stops calling callbacks once one asks to stop, and the metric
+    # line of the last round must still be printed.
+    callbacks: list[xgb.callback.TrainingCallback] = [_PrintMetrics(log), stopper]
+    if hyperparameters.early_stopping_rounds > 0:
+        callbacks.append(
+            xgb.callback.EarlyStopping(
+                rounds=hyperparameters.early_stopping_rounds,
+                metric_name="logloss",
+                data_name="validation",
+                save_best=False,
+            )
+        )
+    booster = xgb.train(
+        hyperparameters.xgboost_params(),
+        dtrain,
+        num_boost_round=hyperparameters.num_round,
+        evals=[(dtrain, "train"), (dvalidation, "validation")],
+        callbacks=callbacks,
+        verbose_eval=False,
+    )
+    rounds = booster.num_boosted_rounds()
+    best_attr = booster.attr("best_iteration")
+    best = int(best_attr) if best_attr is not None else rounds - 1
+    early_stopped = not stopper.stopped and hyperparameters.early_stopping_rounds > 0 and rounds < hyperparameters.num_round
+    if best + 1 < rounds:
+        booster = booster[: best + 1]
+    return TrainingResult(booster, rounds, best, early_stopped, stopper.stopped)
+
+
+def final_metrics(booster: xgb.Booster, train: Dataset, validation: Dataset) -> dict[str, float]:
+    """Every metric of ``metrics.METRIC_NAMES`` for the model as saved."""
+    train_scores = classification_metrics(train.labels, booster.predict(_dmatrix(train)))
+    validation_scores = classification_metrics(validation.labels, booster.predict(_dmatrix(validation)))
+    values = {f"train:{k}": v for k, v in train_scores.items()}
+    values.update({f"validation:{k}": v for k, v in validation_scores.items()})
+    return {name: values[name] for name in metrics.METRIC_NAMES}
+
+
+def build_evaluation(
+    result: TrainingResult,
+    values: Mapping[str, float],
+    hyperparameters: Hyperparameters,
+    train: Dataset,
+    validation: Dataset,
+) -> dict[str, Any]:
+    """evaluation.json: what the pipeline's threshold check and the registry read.
+
+    ``metrics`` is keyed by the METRIC_DEFINITIONS names (so it equals what SageMaker
+    reports as FinalMetricDataList); ``binary_classification_metrics`` repeats the
+    validation metrics in SageMaker Model Monitor's model-quality layout so it can be
+    attached to a model package as ModelQuality statistics.
+    """
+    probabilities = result.booster.predict(_dmatrix(validation))
+    sm_metrics: dict[str, Any] = {
+        "confusion_matrix": confusion_matrix(validation.labels, probabilities),
+    }
+    for key in ("auc", "accuracy", "precision", "recall", "f1"):
+        sm_metrics[key] = {"value": values[f"validation:{key}"], "standard_deviation": "NaN"}
+    return {
+        "format_version": 1,
+        "objective_metric": metrics.OBJECTIVE_METRIC,
+        "objective_type": metrics.OBJECTIVE_TYPE,
+        "objective_value": values[metrics.OBJECTIVE_METRIC],
+        "metrics": dict(values),
+        "decision_threshold": DECISION_THRESHOLD,
+        "best_iteration": result.best_iteration,
+        "num_boosted_rounds": result.booster.num_boosted_rounds(),
+        "rounds_trained": result.rounds_trained,
+        "early_stopped": result.early_stopped,
+        "interrupted": result.interrupted,
+        "rows": {"train": train.rows, "validation": validation.rows},
+        "hyperparameters": hyperparameters.as_strings(),
+        "binary_classification_metrics": sm_metrics,
+    }
+
+
+def compute_baseline(train: Dataset) -> dict[str, Any]:
+    """Per-feature statistics and histograms of the training data (format: baseline.py)."""
+    features: dict[str, Any] = {}
+    for column, feature in enumerate(FEATURES):
+        raw = train.features[:, column]
+        values = raw[~np.isnan(raw)]
+        entry: dict[str, Any] = {
+            "type": feature.type,
+            "count": int(values.size),
+            "missing": int(raw.size - values.size),
+        }
+        if values.size == 0:
+            entry.update(mean=None, std=None, min=None, max=None, quantiles={})
+            entry["histogram"] = {"bin_edges": [], "counts": []}
+        else:
+            entry.update(
+                mean=float(values.mean()),
+                std=float(values.std()),
+                min=float(values.min()),
+                max=float(values.max()),
+                quantiles={
+                    key: float(q)
+                    for (key, _), q in zip(
+                        baseline_format.QUANTILES,
+                        np.quantile(values, [p for _, p in baseline_format.QUANTILES]),
+                        strict=True,
+                    )
+                },
+            )
+            edges = _bin_edges(feature.type, float(values.min()), float(values.max()))
+            counts, _ = np.histogram(values, bins=edges)
+            entry["histogram"] = {
+                "bin_edges": [float(e) for e in edges],
+                "counts": [float(c) for c in counts / values.size],
+            }
+        features[feature.name] = entry
+    return {
+        "format_version": baseline_format.FORMAT_VERSION,
+        "target": TARGET,
+        "row_count": train.rows,
+        "positive_rate": float(train.labels.mean()),
+        "feature_names": list(FEATURE_NAMES),
+        "features": features,
+    }
+
+
+def _bin_edges(kind: str, low: float, high: float) -> np.ndarray:
+    if kind == "int" and high - low + 1 <= baseline_format.MAX_UNIT_BINS:
+        return np.arange(low - 0.5, high + 1.0, 1.0)
+    if high == low:
+        return np.array([low - 0.5, high + 0.5])
+    return np.linspace(low, high, baseline_format.DEFAULT_BINS + 1)
+
+
+def _write_json(path: Path, document: Mapping[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+
+
+@dataclass
+class TrainingOutcome:
+    """What ``run_training`` produced; ``interrupted`` means SIGTERM cut training short."""
+
+    metrics: dict[str, float]
+    interrupted: bool
+    rounds_trained: int
+    model_file: Path
+    written: list[Path] = field(default_factory=list)
+
+
+def run_training(
+    paths: SageMakerPaths,
+    *,
+    stop_requested: StopRequested = lambda: False,
+    log: Log = print,
+) -> TrainingOutcome:
+    """The whole job, from the /opt/ml layout to the model and artifacts; raises on failure."""
+    hyperparameters = load_hyperparameters(paths.hyperparameters)
+    log(f"hyperparameters: {json.dumps(hyperparameters.as_strings(), sort_keys=True)}")
+    train = load_channel(paths, "train")
+    validation = load_channel(paths, "validation")
+    for name, dataset in (("train", train), ("validation", validation)):
+        _require_both_classes(name, dataset)
+        log(f"channel {name}: {dataset.rows} rows from {len(dataset.files)} file(s)")
+    baseline = compute_baseline(train)
+    if stop_requested():
+        raise StoppedBeforeTrainingError("stopped (SIGTERM) before training began; no model was saved")
+
+    result = train_model(train, validation, hyperparameters, stop_requested=stop_requested, log=log)
+    values = final_metrics(result.booster, train, validation)
+    log(metrics.format_final_line(values))
+    evaluation = build_evaluation(result, values, hyperparameters, train, validation)
+
+    model_file = paths.model_dir / MODEL_FILE
+    model_file.parent.mkdir(parents=True, exist_ok=True)
+    result.booster.save_model(str(model_file))
+    written = [model_file]
+    metadata = {
+        "format_version": 1,
+        "model_file": MODEL_FILE,
+        "model_format": "xgboost-json",
+        "xgboost_version": xgb.__version__,
+        "objective": "binary:logistic",
+        "target": TARGET,
+        "feature_names": list(FEATURE_NAMES),
+        "feature_types": [f.type for f in FEATURES],
+        "decision_threshold": DECISION_THRESHOLD,
+        "best_iteration": result.best_iteration,
+        "num_boosted_rounds": result.booster.num_boosted_rounds(),
+        "interrupted": result.interrupted,
+    }
+    documents = (
+        (paths.model_dir / METADATA_FILE, metadata),
+        (paths.model_dir / EVALUATION_FILE, evaluation),
+        (paths.model_dir / BASELINE_FILE, baseline),
+        (paths.output_data_dir / EVALUATION_FILE, evaluation),
+        (paths.output_data_dir / BASELINE_FILE, baseline),
+    )
+    for path, document in documents:
+        _write_json(path, document)
+        written.append(path)
+    return TrainingOutcome(values, result.interrupted, result.rounds_trained, model_file, written)
+
+
+# --------------------------------------------------------------------------- process
+
+
+def write_failure(paths: SageMakerPaths, reason: str) -> None:
+    """Write the FailureReason SageMaker shows; never raises (we are already failing)."""
+    text = " ".join(reason.split())
+    try:
+        paths.failure_file.parent.mkdir(parents=True, exist_ok=True)
+        paths.failure_file.write_text(text[:FAILURE_REASON_LIMIT] + "\n", encoding="utf-8")
+    except OSError as exc:
+        print(f"could not write {paths.failure_file}: {exc}", file=sys.stderr, flush=True)
+    print(f"FAILURE: {text}", file=sys.stderr, flush=True)
+
+
+def execute(
+    root: Path,
+    *,
+    stop_requested: StopRequested = lambda: False,
+    log: Log = print,
+) -> int:
+    """Run the job and turn every ending into an exit code plus ``output/failure``."""
+    paths = SageMakerPaths(Path(root))
+    if paths.failure_file.exists():  # a local rerun must not keep an old failure around
+        paths.failure_file.unlink()
+    try:
+        outcome = run_training(paths, stop_requested=stop_requested, log=log)
+    except TrainingInputError as exc:
+        write_failure(paths, f"Bad training input: {exc}")
+        return EXIT_BAD_INPUT
+    except StoppedBeforeTrainingError as exc:
+        write_failure(paths, f"Training {exc}.")
+        return EXIT_STOPPED
+    except Exception as exc:  # noqa: BLE001 - the last line of defence must catch everything
+        traceback.print_exc()
+        write_failure(
+            paths,
+            f"Unexpected error ({type(exc).__name__}: {exc}). This is a bug in the training "
+            "container or an infrastructure problem, not bad input; the job's CloudWatch log "
+            "has the traceback.",
+        )
+        return EXIT_UNEXPECTED
+    if outcome.interrupted or stop_requested():
+        write_failure(
+            paths,
+            f"Training stopped by SIGTERM (StopTrainingJob) after {outcome.rounds_trained} "
+            f"round(s); the model trained so far, its metrics and baseline were saved "
+            f"({metrics.OBJECTIVE_METRIC}={outcome.metrics[metrics.OBJECTIVE_METRIC]:.6f}).",
+        )
+        return EXIT_STOPPED
+    log(f"model: {outcome.model_file}")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI: ``train [train] [--root DIR]``; SageMaker runs the image as ``docker run IMAGE train``."""
+    parser = argparse.ArgumentParser(description="Train the sample churn model (SageMaker contract).")
+    parser.add_argument("mode", nargs="?", default="train", help='"train" (SageMaker passes it as the argument)')
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=Path(os.environ.get(ROOT_ENV_VAR, DEFAULT_ROOT)),
+        help=f"the /opt/ml folder (default: ${ROOT_ENV_VAR} or {DEFAULT_ROOT})",
+    )
+    args = parser.parse_args(argv)
+    if args.mode != "train":
+        write_failure(
+            SageMakerPaths(args.root),
+            f"This is the training image; it was started with {args.mode!r} instead of "
+            "'train' (an inference endpoint must use the inference image).",
+        )
+        return EXIT_BAD_INPUT
+
+    stop = threading.Event()
+
+    def on_sigterm(signum: int, frame: object) -> None:
+        print("SIGTERM received: stopping after the current boosting round", flush=True)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    return execute(args.root, stop_requested=stop.is_set, log=_print_flush)
+
+
+def _print_flush(line: str) -> None:
+    print(line, flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
