@@ -237,16 +237,18 @@ def stack_config_path(stack: str, work_dir: Path = ROOT) -> Path:
     return work_dir / f"Pulumi.{stack}.yaml"
 
 
-def load_stack_config(stack: str, work_dir: Path = ROOT, project: dict | None = None) -> tuple[dict[str, str], list[str]]:
+def load_stack_config(stack: str, work_dir: Path = ROOT, project: dict | None = None,
+                      stack_file: Path | None = None) -> tuple[dict[str, str], list[str]]:
     """The config the CLI would hand the program: {"ns:key": "string or JSON"}, plus secret keys.
 
     Keys without a namespace belong to the project. Structured values reach the program as JSON,
     as the CLI passes them. Secure values cannot be decrypted offline: they become a placeholder
-    marked secret.
+    marked secret. `stack_file` reads the stack's config from elsewhere than
+    `<work_dir>/Pulumi.<stack>.yaml` (a pr-N config rendered from its template, not yet written).
     """
     project = project or load_project(work_dir)
     name = project["name"]
-    path = stack_config_path(stack, work_dir)
+    path = stack_file or stack_config_path(stack, work_dir)
     if not path.exists():
         raise ProjectError(f"no stack config {path.name}: create it (copy Pulumi.dev.yaml) or pick an existing stack")
     try:
@@ -293,7 +295,7 @@ def _strip_secure(value: Any) -> tuple[Any, bool]:
 
 
 def plan(stack: str, work_dir: Path = ROOT, config_overrides: Mapping[str, Any] | None = None,
-         preview: bool = False) -> Plan:
+         preview: bool = False, stack_file: Path | None = None) -> Plan:
     """Run the program for `stack` under mocks and return everything it registers.
 
     `config_overrides` ({"key" or "ns:key": value}) replace stack config values, so tests can try
@@ -301,7 +303,7 @@ def plan(stack: str, work_dir: Path = ROOT, config_overrides: Mapping[str, Any] 
     stacks can be made one after another in one process.
     """
     project = load_project(work_dir)
-    config, secret_keys = load_stack_config(stack, work_dir, project)
+    config, secret_keys = load_stack_config(stack, work_dir, project, stack_file)
     for key, value in (config_overrides or {}).items():
         full_key = key if ":" in key else f"{project['name']}:{key}"
         if value is None:
