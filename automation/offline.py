@@ -199,6 +199,13 @@ class FakeCloud:
             service = type_.split(":")[1].split("/")[0]
             state.setdefault("arn", arn(service, f"{name}/{physical}"))
             return rid, state
+        if type_ == "docker-build:index:Image":
+            # Planned, never built: a digest derived from the tags, and the pinned reference
+            # (`repo@sha256:...`) the provider reports after a push.
+            tags = list(inputs.get("tags") or [])
+            digest = "sha256:" + hashlib.sha256(f"{self.stack}/{name}/{tags}".encode()).hexdigest()
+            state.update(digest=digest, ref=f"{tags[0].rsplit(':', 1)[0]}@{digest}" if tags else "")
+            return f"{name}-id", state
         # Component resources and non-AWS providers (docker-build, awsx internals) keep their inputs.
         return f"{name}-id" if not type_.startswith("mlops:") else "", state
 

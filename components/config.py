@@ -17,6 +17,7 @@ from typing import Any
 import pulumi
 
 from components.naming import LIMITS, Namer
+from containers.training.metrics import METRIC_NAMES, OBJECTIVE_METRIC
 
 ENVIRONMENTS = ("dev", "prod", "preview")
 APPROVAL_MODES = ("auto", "manual")
@@ -477,7 +478,8 @@ def _models(read: _Reader, ns: str, raw: Any, environment: str | None, namer: Na
         volume = read.bounded(f"{key}.trainingVolumeGb", item, "trainingVolumeGb", 10, 1, 16384)
         runtime = read.bounded(f"{key}.maxRuntimeSeconds", item, "maxRuntimeSeconds", 3600, 60, 28 * 86400)
         hyperparameters = _hyperparameters(read, f"{key}.hyperparameters", item.get("hyperparameters", {}))
-        metric = read.typed(f"{key}.objectiveMetric", item, "objectiveMetric", str, default="validation:auc")
+        # Only a metric the training container prints can ever be found in a job's final metrics.
+        metric = read.choice(f"{key}.objectiveMetric", item, "objectiveMetric", OBJECTIVE_METRIC, METRIC_NAMES)
         threshold = read.typed(f"{key}.threshold", item, "threshold", (int, float), required=True,
                                describe="the objective metric value a version must reach to be registered")
         schedule = read.typed(f"{key}.retrainSchedule", item, "retrainSchedule", str)

@@ -174,6 +174,18 @@ def test_hyperparameters_reach_sagemaker_as_strings():
     assert dict(parse(values).models[0].hyperparameters) == {"eta": "0.3", "num_round": "50"}
 
 
+def test_objective_metric_must_be_one_the_training_container_reports():
+    values = dev_values()
+    values["models"][0]["objectiveMetric"] = "validation:AUC"
+    (found,) = [p for p in problems(values) if "objectiveMetric" in p]
+    assert found.startswith(f"{PROJECT}:models[0].objectiveMetric: got 'validation:AUC'; allowed: ")
+    assert "validation:auc" in found and "validation:f1" in found
+    values["models"][0]["objectiveMetric"] = "validation:f1"
+    assert parse(values).models[0].objective_metric == "validation:f1"
+    del values["models"][0]["objectiveMetric"]
+    assert parse(values).models[0].objective_metric == "validation:auc"
+
+
 def test_tags_name_project_environment_and_manager():
     cfg = parse(dev_values())
     assert cfg.tags == {"Project": PROJECT, "Environment": "dev", "Stack": "dev", "ManagedBy": "pulumi"}

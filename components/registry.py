@@ -1,0 +1,43 @@
+"""The model registry: one SageMaker model package group per configured model.
+
+This is its minimal form: the groups the training pipeline registers versions in. Approval
+reactions and archiving of old versions join it in a later issue. Groups hold every registered
+version and its approval history, so they are stateful: protected and retained in prod.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_aws as aws
+
+from components import options
+from components.config import PlatformConfig
+
+
+def package_group_name(cfg: PlatformConfig, model: str) -> str:
+    """`<project>-<stack>-<model>`: config guarantees it fits SageMaker's 63 characters unshortened."""
+    return cfg.namer.name(model, "sagemaker")
+
+
+class ModelRegistry(pulumi.ComponentResource):
+    groups: dict[str, aws.sagemaker.ModelPackageGroup]
+    group_names: dict[str, pulumi.Output[str]]
+    group_arns: dict[str, pulumi.Output[str]]
+
+    def __init__(self, name: str, cfg: PlatformConfig, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("mlops:components:ModelRegistry", name, None, opts)
+        self.groups = {
+            model.name: aws.sagemaker.ModelPackageGroup(
+                f"{model.name}-versions",
+                model_package_group_name=package_group_name(cfg, model.name),
+                model_package_group_description=(
+                    f"Versions of model '{model.name}' trained by the {cfg.project} {cfg.stack} pipeline; "
+                    f"registered when {model.objective_metric} >= {model.threshold:g}"
+                ),
+                opts=options.stateful(self, cfg),
+            )
+            for model in cfg.models
+        }
+        self.group_names = {model: group.model_package_group_name for model, group in self.groups.items()}
+        self.group_arns = {model: group.arn for model, group in self.groups.items()}
+        self.register_outputs({"group_names": self.group_names, "group_arns": self.group_arns})

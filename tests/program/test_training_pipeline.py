@@ -1,0 +1,351 @@
+"""The training pipeline as each shipped stack plans it: the state machine that deploys, its
+roles' least privilege, schedules, the image and its repository, the alert topic and registry."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from automation import offline
+from automation.offline import Plan
+from components import config, training_workflow
+from components.training_pipeline import ROOT, TRAINING_CONTEXT, build_context_tag
+from components.training_policies import UNSCOPED_STATEMENTS
+from containers.training.metrics import METRIC_DEFINITIONS
+
+STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+# The only actions that may use "Resource": "*": their APIs have no resource-level permissions.
+UNSCOPED_ACTIONS = {
+    "ecr:GetAuthorizationToken", "cloudwatch:PutMetricData",
+    "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
+    "xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets",
+}
+STATEFUL = {"aws:ecr/repository:Repository", "aws:cloudwatch/logGroup:LogGroup", "aws:sns/topic:Topic",
+            "aws:sagemaker/modelPackageGroup:ModelPackageGroup", "aws:s3/bucket:Bucket"}
+
+
+def stack_config(stack: str) -> config.PlatformConfig:
+    document = yaml.safe_load((offline.ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    values = {k.split(":", 1)[1]: v for k, v in document.items() if k.startswith("mlops-platform:")}
+    return config.parse("mlops-platform", stack, values, document["aws:region"])
+
+
+def policy(plan: Plan, name: str) -> dict:
+    return json.loads(plan.get(ROLE_POLICY, name).inputs["policy"])
+
+
+def statements(plan: Plan, name: str) -> dict[str, dict]:
+    return {s["Sid"]: s for s in policy(plan, name)["Statement"]}
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def definition(plan: Plan) -> dict:
+    (machine,) = plan.of_type(STATE_MACHINE)
+    return json.loads(machine.inputs["definition"])
+
+
+def unsecret(value):
+    """Plan inputs keep Pulumi's secret envelope; tests look inside it."""
+    if isinstance(value, dict) and "value" in value and "4dabf18193072939515e22adb298388d" in value:
+        return value["value"]
+    return value
+
+
+# --- The state machine -------------------------------------------------------------------------
+
+def test_the_deployed_definition_is_exactly_the_builders(stack_plan: Plan):
+    """What the tests execute in moto (the builder's output) is what the stack deploys."""
+    cfg = stack_config(stack_plan.stack)
+    outputs = stack_plan.outputs
+    role = stack_plan.get(ROLE, "training-job-role").outputs["arn"]
+    expected = training_workflow.definition(training_workflow.spec_for(
+        cfg, image_uri=outputs["training_image_uri"], training_role_arn=role, kms_key_arn=outputs["kms_key_arn"],
+        topic_arn=outputs["alert_topic_arn"], data_bucket=outputs["data_bucket"],
+        artifact_bucket=outputs["artifact_bucket"], package_groups=outputs["model_package_groups"]))
+    assert definition(stack_plan) == expected
+
+
+@pytest.mark.parametrize("stack,approval", [("dev", "Approved"), ("prod", "PendingManualApproval")])
+def test_versions_are_auto_approved_in_dev_and_wait_for_a_human_in_prod(plan_for, stack, approval):
+    states = definition(plan_for(stack))["States"]
+    assert states["RegisterModelVersion"]["Parameters"]["ModelApprovalStatus"] == approval
+    assert states["Registered"]["Parameters"]["message"]["approval_status"] == approval
+
+
+def test_training_runs_encrypted_with_the_configured_settings(stack_plan: Plan):
+    cfg = stack_config(stack_plan.stack)
+    key = stack_plan.outputs["kms_key_arn"]
+    states = definition(stack_plan)["States"]
+    train = states["Train"]["Parameters"]
+    assert train["ResourceConfig"]["VolumeKmsKeyId"] == key
+    assert train["OutputDataConfig"]["KmsKeyId"] == key
+    assert train["AlgorithmSpecification"]["TrainingImage"] == stack_plan.outputs["training_image_uri"]
+    assert train["AlgorithmSpecification"]["MetricDefinitions"] == METRIC_DEFINITIONS
+    assert train["RoleArn"] == stack_plan.get(ROLE, "training-job-role").outputs["arn"]
+    assert train["EnableNetworkIsolation"] is True
+    for model in cfg.models:
+        run = states[f"Configure-{model.name}"]["Result"]
+        assert run["default_hyperparameters"] == dict(model.hyperparameters)
+        assert (run["instance_type"], run["instance_count"], run["volume_gb"], run["max_runtime_seconds"]) == (
+            model.training_instance_type, model.training_instance_count, model.training_volume_gb,
+            model.max_runtime_seconds)
+        assert (run["objective_metric"], run["threshold"]) == (model.objective_metric, model.threshold)
+        assert run["model_package_group"] == stack_plan.outputs["model_package_groups"][model.name]
+        data = stack_plan.outputs["data_bucket"]
+        assert (run["train_uri"], run["validation_uri"]) == (f"s3://{data}/{model.name}/train/",
+                                                             f"s3://{data}/{model.name}/validation/")
+        assert run["output_uri"] == f"s3://{stack_plan.outputs['artifact_bucket']}/{model.name}/training"
+
+
+def test_the_state_machine_logs_encrypted_and_traces(stack_plan: Plan):
+    cfg = stack_config(stack_plan.stack)
+    (machine,) = stack_plan.of_type(STATE_MACHINE)
+    (logs,) = stack_plan.of_type("aws:cloudwatch/logGroup:LogGroup")
+    assert machine.inputs["type"] == "STANDARD"
+    assert machine.inputs["name"] == f"mlops-platform-{stack_plan.stack}-training"
+    assert machine.inputs["tracingConfiguration"] == {"enabled": True}
+    logging = machine.inputs["loggingConfiguration"]
+    assert logging == {"level": "ALL", "includeExecutionData": True, "logDestination": f"{logs.outputs['arn']}:*"}
+    assert logs.inputs["kmsKeyId"] == stack_plan.outputs["kms_key_arn"]
+    assert logs.inputs["retentionInDays"] == cfg.retention.log_retention_days
+    assert logs.inputs["name"].startswith("/aws/vendedlogs/states/mlops-platform-")
+    assert machine.inputs["roleArn"] == stack_plan.get(ROLE, "training-pipeline-role").outputs["arn"]
+    # Created after its role can deliver logs, and after the image it runs exists.
+    depends = set(machine.dependencies)
+    assert stack_plan.get(ROLE_POLICY, "training-pipeline-access").urn in depends
+    assert stack_plan.get("docker-build:index:Image", "training-image").urn in depends
+
+
+# --- Least privilege ---------------------------------------------------------------------------
+
+def test_no_policy_uses_wildcard_actions_or_unscoped_writes(stack_plan: Plan):
+    documents = [json.loads(p.inputs["policy"]) for p in stack_plan.of_type(ROLE_POLICY)]
+    assert len(documents) == 3
+    for document in documents:
+        for statement in document["Statement"]:
+            actions = as_list(statement["Action"])
+            assert statement["Effect"] == "Allow"
+            assert not [a for a in actions if "*" in a], statement
+            if "*" in as_list(statement["Resource"]):
+                assert statement["Sid"] in UNSCOPED_STATEMENTS, statement
+                assert set(actions) <= UNSCOPED_ACTIONS, statement
+            else:
+                assert all(r.startswith("arn:aws:") for r in as_list(statement["Resource"])), statement
+
+
+def test_put_metric_data_is_confined_to_the_training_namespace(stack_plan: Plan):
+    metrics = statements(stack_plan, "training-job-access")["PublishJobMetrics"]
+    assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/TrainingJobs"}}
+
+
+def test_only_the_pipeline_passes_only_the_training_role_only_to_sagemaker(stack_plan: Plan):
+    training_role = stack_plan.get(ROLE, "training-job-role").outputs["arn"]
+    passing = [(p.name, s) for p in stack_plan.of_type(ROLE_POLICY)
+               for s in json.loads(p.inputs["policy"])["Statement"] if "iam:PassRole" in as_list(s["Action"])]
+    ((policy_name, statement),) = passing
+    assert policy_name == "training-pipeline-access"
+    assert as_list(statement["Resource"]) == [training_role]
+    assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}
+
+
+def test_the_pipeline_role_touches_only_its_jobs_groups_and_topic(stack_plan: Plan):
+    stack = stack_plan.stack
+    allowed = statements(stack_plan, "training-pipeline-access")
+    assert allowed["RunTrainingJobs"]["Resource"] == [
+        f"arn:aws:sagemaker:us-east-1:123456789012:training-job/mlops-platform-{stack}-churn-*"]
+    assert set(allowed["RunTrainingJobs"]["Action"]) == {"sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob",
+                                                         "sagemaker:StopTrainingJob", "sagemaker:AddTags"}
+    assert allowed["FollowTrainingJobEvents"]["Resource"] == [
+        "arn:aws:events:us-east-1:123456789012:rule/StepFunctionsGetEventsForSageMakerTrainingJobsRule"]
+    (group,) = stack_plan.of_type("aws:sagemaker/modelPackageGroup:ModelPackageGroup")
+    assert set(allowed["RegisterModelVersions"]["Resource"]) == {
+        group.outputs["arn"], group.outputs["arn"].replace("model-package-group/", "model-package/") + "/*"}
+    assert allowed["NotifyOutcome"]["Resource"] == [stack_plan.outputs["alert_topic_arn"]]
+    key_statements = [s for s in allowed.values() if any(a.startswith("kms:") for a in as_list(s["Action"]))]
+    assert key_statements and all(s["Resource"] == [stack_plan.outputs["kms_key_arn"]] and "kms:ViaService"
+                                  in s["Condition"]["StringEquals"] for s in key_statements)
+
+
+def test_training_jobs_read_data_write_artifacts_and_pull_one_repository(stack_plan: Plan):
+    allowed = statements(stack_plan, "training-job-access")
+    data, artifacts = (b.outputs["arn"] for b in (stack_plan.get("aws:s3/bucket:Bucket", n) for n in ("data", "artifacts")))
+    assert allowed["ReadTrainingData"]["Resource"] == [f"{data}/churn/*"]
+    assert allowed["WriteArtifacts"]["Resource"] == [f"{artifacts}/churn/*"]
+    writes = [s for s in allowed.values() if any(a in ("s3:PutObject", "s3:DeleteObject") for a in s["Action"])]
+    assert writes == [allowed["WriteArtifacts"]]  # nothing ever writes training data
+    assert allowed["PullTrainingImage"]["Resource"] == [stack_plan.get("aws:ecr/repository:Repository",
+                                                                       "training-images").outputs["arn"]]
+    assert allowed["WriteTrainingLogs"]["Resource"] == [
+        f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/TrainingJobs:log-stream:"
+        f"mlops-platform-{stack_plan.stack}-churn-*"]
+
+
+def test_each_role_trusts_one_service_for_this_account(stack_plan: Plan):
+    trusts = {r.name: json.loads(r.inputs["assumeRolePolicy"])["Statement"] for r in stack_plan.of_type(ROLE)}
+    assert {n: s[0]["Principal"]["Service"] for n, s in trusts.items()} == {
+        "training-job-role": "sagemaker.amazonaws.com", "training-pipeline-role": "states.amazonaws.com",
+        "training-schedule-role": "events.amazonaws.com"}
+    (pipeline,) = trusts["training-pipeline-role"]
+    assert pipeline["Condition"]["ArnLike"]["aws:SourceArn"] == [stack_plan.outputs["training_state_machine_arn"]]
+    assert pipeline["Condition"]["StringEquals"]["aws:SourceAccount"] == offline.ACCOUNT_ID
+    (scheduler,) = trusts["training-schedule-role"]
+    rules = [r.outputs["arn"] for r in stack_plan.of_type("aws:cloudwatch/eventRule:EventRule")]
+    assert scheduler["Condition"]["ArnLike"]["aws:SourceArn"] == rules
+
+
+# --- Scheduled retraining ----------------------------------------------------------------------
+
+def test_each_scheduled_model_retrains_with_its_defaults(stack_plan: Plan):
+    cfg = stack_config(stack_plan.stack)
+    scheduled = {m.name: m.retrain_schedule for m in cfg.models if m.retrain_schedule}
+    assert scheduled  # both shipped stacks retrain churn weekly
+    rules = {r.name: r for r in stack_plan.of_type("aws:cloudwatch/eventRule:EventRule")}
+    assert {name: rules[f"{name}-retrain"].inputs["scheduleExpression"] for name in scheduled} == scheduled
+    targets = {t.name: t for t in stack_plan.of_type("aws:cloudwatch/eventTarget:EventTarget")}
+    for name in scheduled:
+        target = targets[f"{name}-retrain-target"]
+        assert target.inputs["arn"] == stack_plan.outputs["training_state_machine_arn"]
+        assert json.loads(target.inputs["input"]) == {"model_name": name, "hyperparameters": {}}
+        assert target.inputs["rule"] == rules[f"{name}-retrain"].outputs["name"]
+        assert target.inputs["roleArn"] == stack_plan.get(ROLE, "training-schedule-role").outputs["arn"]
+    (start,) = policy(stack_plan, "training-schedule-access")["Statement"]
+    assert (start["Action"], start["Resource"]) == (["states:StartExecution"], [stack_plan.outputs["training_state_machine_arn"]])
+
+
+def test_a_model_without_a_schedule_gets_no_rule_and_no_scheduler_role():
+    models = yaml.safe_load((offline.ROOT / "Pulumi.dev.yaml").read_text())["config"]["mlops-platform:models"]
+    for model in models:
+        model.pop("retrainSchedule", None)
+    plan = offline.plan("dev", config_overrides={"models": models})
+    assert plan.of_type("aws:cloudwatch/eventRule:EventRule") == []
+    assert "training-schedule-role" not in {r.name for r in plan.of_type(ROLE)}
+    assert plan.of_type(STATE_MACHINE)
+
+
+# --- Image and repository ----------------------------------------------------------------------
+
+def test_the_repository_scans_keeps_tags_immutable_and_expires_old_images(stack_plan: Plan):
+    cfg = stack_config(stack_plan.stack)
+    repository = stack_plan.get("aws:ecr/repository:Repository", "training-images")
+    assert repository.inputs["imageTagMutability"] == "IMMUTABLE"
+    assert repository.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
+    assert repository.inputs["encryptionConfigurations"] == [{"encryptionType": "KMS",
+                                                              "kmsKey": stack_plan.outputs["kms_key_arn"]}]
+    assert repository.inputs["forceDelete"] is (stack_plan.stack != "prod")
+    (lifecycle,) = stack_plan.of_type("aws:ecr/lifecyclePolicy:LifecyclePolicy")
+    (rule,) = json.loads(lifecycle.inputs["policy"])["rules"]
+    assert rule["selection"] == {"tagStatus": "any", "countType": "imageCountMoreThan",
+                                 "countNumber": cfg.retention.images_to_keep}
+    assert rule["action"] == {"type": "expire"}
+    assert stack_plan.outputs["training_repository_url"] == repository.outputs["repositoryUrl"]
+
+
+def test_the_image_is_built_from_the_training_container_and_pushed_with_a_content_tag(stack_plan: Plan):
+    image = stack_plan.get("docker-build:index:Image", "training-image")
+    url = stack_plan.outputs["training_repository_url"]
+    tag = build_context_tag(ROOT / TRAINING_CONTEXT)
+    assert image.inputs["tags"] == [f"{url}:{tag}"] == [stack_plan.outputs["training_image_uri"]]
+    assert image.inputs["context"] == {"location": "containers/training"}
+    assert (image.inputs["push"], image.inputs["buildOnPreview"], image.inputs["platforms"]) == (True, False, ["linux/amd64"])
+    (registry,) = unsecret(image.inputs["registries"])
+    assert registry["address"] == url.split("/")[0] and registry["username"] == "AWS"
+    assert (ROOT / TRAINING_CONTEXT / "Dockerfile").is_file()
+
+
+def _context(root: Path) -> Path:
+    (root / "bin").mkdir(parents=True)
+    (root / "Dockerfile").write_text("FROM python:3.11-slim\n")
+    (root / ".dockerignore").write_text("*\n!Dockerfile\n!*.py\n!bin/train\n**/__pycache__\n")
+    (root / "train.py").write_text("print('train')\n")
+    (root / "bin" / "train").write_text("#!/usr/bin/env python3\n")
+    (root / "README.md").write_text("docs\n")
+    return root
+
+
+def test_the_image_tag_follows_the_build_context_and_nothing_else(tmp_path):
+    context = _context(tmp_path / "context")
+    tag = build_context_tag(context)
+    assert re.fullmatch(r"src-[0-9a-f]{16}", tag)
+    assert build_context_tag(_context(tmp_path / "copy")) == tag  # same content, same tag, anywhere
+    # Files Docker never receives do not change it.
+    (context / "README.md").write_text("more docs\n")
+    (context / "__pycache__").mkdir()
+    (context / "__pycache__" / "train.cpython-311.pyc").write_bytes(b"\0")
+    (context / "notes.txt").write_text("local\n")
+    assert build_context_tag(context) == tag
+    # Code, Dockerfile, ignore rules and the entry point's executable bit do.
+    changes = [
+        lambda: (context / "train.py").write_text("print('train v2')\n"),
+        lambda: (context / "Dockerfile").write_text("FROM python:3.12-slim\n"),
+        lambda: os.chmod(context / "bin" / "train", 0o755),
+        lambda: (context / ".dockerignore").write_text("*\n!Dockerfile\n!*.py\n"),
+        lambda: (context / "helpers.py").write_text("x = 1\n"),
+    ]
+    seen = {tag}
+    for change in changes:
+        change()
+        seen.add(build_context_tag(context))
+    assert len(seen) == len(changes) + 1
+    assert build_context_tag(context, platform="linux/arm64") not in seen
+
+
+# --- Neighbours: alert topic and registry ------------------------------------------------------
+
+def test_the_alert_topic_is_encrypted_and_subscribes_the_configured_emails(stack_plan: Plan):
+    cfg = stack_config(stack_plan.stack)
+    (topic,) = stack_plan.of_type("aws:sns/topic:Topic")
+    assert topic.inputs["kmsMasterKeyId"] == stack_plan.outputs["kms_key_arn"]
+    assert topic.inputs["name"] == f"mlops-platform-{stack_plan.stack}-alerts"
+    subscriptions = stack_plan.of_type("aws:sns/topicSubscription:TopicSubscription")
+    assert sorted(s.inputs["endpoint"] for s in subscriptions) == sorted(cfg.alerting.emails)
+    assert all(s.inputs["protocol"] == "email" and s.inputs["topic"] == topic.outputs["arn"] for s in subscriptions)
+    assert stack_plan.component_of(topic).type == "mlops:components:Monitoring"
+
+
+def test_prod_alerts_reach_the_on_call_list_and_dev_alerts_nobody(plan_for):
+    endpoints = lambda stack: [s.inputs["endpoint"] for s in plan_for(stack).of_type(  # noqa: E731
+        "aws:sns/topicSubscription:TopicSubscription")]
+    assert endpoints("prod") == ["ml-platform-oncall@example.com"]
+    assert endpoints("dev") == []
+
+
+def test_the_registry_has_one_package_group_per_model(stack_plan: Plan):
+    cfg = stack_config(stack_plan.stack)
+    groups = stack_plan.of_type("aws:sagemaker/modelPackageGroup:ModelPackageGroup")
+    assert {g.inputs["modelPackageGroupName"] for g in groups} == {f"mlops-platform-{stack_plan.stack}-{m.name}"
+                                                                   for m in cfg.models}
+    assert stack_plan.outputs["model_package_groups"] == {m.name: f"mlops-platform-{stack_plan.stack}-{m.name}"
+                                                          for m in cfg.models}
+    assert all(stack_plan.component_of(g).type == "mlops:components:ModelRegistry" for g in groups)
+
+
+# --- Protection and outputs --------------------------------------------------------------------
+
+def test_prod_protects_and_retains_everything_that_holds_history(plan_for):
+    prod = plan_for("prod")
+    stateful = [r for r in prod.resources if r.type in STATEFUL]
+    assert {r.type for r in stateful} == STATEFUL
+    assert [r.name for r in stateful if not (r.protect and r.retain_on_delete)] == []
+    dev = plan_for("dev")
+    assert [r.name for r in dev.resources if r.protect or r.retain_on_delete] == []
+
+
+def test_outputs_name_what_operators_need(stack_plan: Plan):
+    outputs = stack_plan.outputs
+    (machine,) = stack_plan.of_type(STATE_MACHINE)
+    assert outputs["training_state_machine_arn"] == machine.outputs["arn"]
+    assert outputs["training_state_machine_arn"].endswith(f":stateMachine:mlops-platform-{stack_plan.stack}-training")
+    assert outputs["data_bucket"].startswith(f"mlops-platform-{stack_plan.stack}-data-")
+    assert outputs["artifact_bucket"].startswith(f"mlops-platform-{stack_plan.stack}-artifacts-")
+    assert outputs["alert_topic_arn"] == stack_plan.of_type("aws:sns/topic:Topic")[0].outputs["arn"]
