@@ -112,15 +112,22 @@ def remove_pr_config(stack: StackRef, work_dir: Path) -> bool:
     return False
 
 
-def stack_environment(path: Path) -> str | None:
-    """The `environment` a stack file declares, without running the program (for safety checks)."""
+def _read_stack_file(path: Path) -> dict | None:
+    """A stack file's document, or None when it is missing or unreadable (the caller's checks
+    then fall back to their defaults; the program itself reports malformed config)."""
     if not path.exists():
         return None
     try:
         document = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError:
         return None
-    config = (document.get("config") or {}) if isinstance(document, dict) else {}
+    return document if isinstance(document, dict) else None
+
+
+def stack_environment(path: Path) -> str | None:
+    """The `environment` a stack file declares, without running the program (for safety checks)."""
+    document = _read_stack_file(path)
+    config = (document.get("config") or {}) if document is not None else {}
     if not isinstance(config, dict):
         return None
     value = config.get(f"{PROJECT_NAMESPACE}:environment", config.get("environment"))
@@ -133,13 +140,8 @@ def recorded_secrets_provider(path: Path) -> str | None:
     `pulumi stack init` writes `secretsprovider:` (cloud KMS / Vault) or just `encryptionsalt:`
     (passphrase) into Pulumi.<stack>.yaml; Pulumi Cloud's default provider writes neither.
     """
-    if not path.exists():
-        return None
-    try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError:
-        return None
-    if not isinstance(document, dict):
+    document = _read_stack_file(path)
+    if document is None:
         return None
     if document.get("secretsprovider"):
         return str(document["secretsprovider"])

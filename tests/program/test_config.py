@@ -14,9 +14,14 @@ from components.config import ConfigError
 PROJECT = "mlops-platform"
 
 
+# The pull-request template is a shipped stack file too: every pr-N stack is rendered from it.
+STACK_FILES = {"dev": offline.ROOT / "Pulumi.dev.yaml", "prod": offline.ROOT / "Pulumi.prod.yaml",
+               "pr-1": offline.ROOT / "automation" / "templates" / "Pulumi.preview.yaml"}
+
+
 def shipped(stack: str) -> dict:
     """The raw values of a shipped stack file, as `parse` receives them (namespace stripped)."""
-    document = yaml.safe_load((offline.ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    document = yaml.safe_load(STACK_FILES[stack].read_text())["config"]
     values = {k.split(":", 1)[1]: v for k, v in document.items() if k.startswith(f"{PROJECT}:")}
     return {"values": values, "region": document["aws:region"]}
 
@@ -196,7 +201,7 @@ def test_shipped_feature_group_matches_the_sample_models_schema():
     feature group in each shipped stack must carry exactly those, with matching types."""
     from containers.training import features
 
-    for stack in ("dev", "prod"):
+    for stack in STACK_FILES:
         (group,) = parse(shipped(stack)["values"], stack).feature_groups
         declared = {f.name: f.type for f in group.features}
         expected = {f.name: f.feature_store_type for f in features.FEATURES}
