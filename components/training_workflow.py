@@ -147,7 +147,7 @@ def definition(spec: WorkflowSpec) -> dict[str, Any]:
         states[_configure_state(model)] = {
             "Type": "Pass",
             "Comment": f"Run settings of model '{model.name}', from the stack config",
-            "Result": _run_settings(model),
+            "Result": _run_settings(model, spec),
             "ResultPath": "$.run",
             "Next": "CheckHyperparametersGiven",
         }
@@ -192,13 +192,42 @@ def _configure_state(model: ModelRun) -> str:
     return f"Configure-{model.name}"
 
 
-def _run_settings(model: ModelRun) -> dict[str, Any]:
+# Instance families whose training volume is local NVMe storage, encrypted by the instance's
+# own hardware: SageMaker rejects a VolumeKmsKeyId for them ("You can't request a
+# VolumeKmsKeyId when using an instance type with local storage", CreateTrainingJob's
+# ResourceConfig). Families with a 'd' after the generation (m5d, c6id, g4dn, p3dn, p4d) have
+# it; these newer ones have it without the letter. A family missing here still gets the key and
+# fails at job start with SageMaker's own error naming it: loud, never silently unencrypted.
+_LOCAL_STORAGE_FAMILIES = frozenset({"g5", "g6", "g6e", "gr6", "p5", "p5e", "p5en", "p6-b200", "p6-b300",
+                                     "p6e-gb200", "trn1", "trn1n", "trn2"})
+_LOCAL_STORAGE_PATTERN = re.compile(r"[a-z]+[0-9]+[a-z]*d[a-z]*")
+
+
+def has_local_storage(instance_type: str) -> bool:
+    """True for training instance types whose volume SageMaker will not encrypt with a KMS key."""
+    family = instance_type.split(".")[1] if instance_type.count(".") >= 2 else instance_type
+    return family in _LOCAL_STORAGE_FAMILIES or bool(_LOCAL_STORAGE_PATTERN.fullmatch(family))
+
+
+def resource_config(model: ModelRun, kms_key_arn: str) -> dict[str, Any]:
+    """CreateTrainingJob's ResourceConfig for a model: the platform key on EBS volumes only."""
+    config: dict[str, Any] = {
+        "InstanceType": model.instance_type,
+        "InstanceCount": model.instance_count,
+        "VolumeSizeInGB": model.volume_gb,
+    }
+    if not has_local_storage(model.instance_type):
+        config["VolumeKmsKeyId"] = kms_key_arn
+    return config
+
+
+def _run_settings(model: ModelRun, spec: WorkflowSpec) -> dict[str, Any]:
     return {
         "model_name": model.name,
         "job_prefix": model.job_prefix,
-        "instance_type": model.instance_type,
-        "instance_count": model.instance_count,
-        "volume_gb": model.volume_gb,
+        # Per model, not in the Train state: whether the volume takes a KMS key depends on the
+        # instance type, and ASL cannot leave a field out conditionally.
+        "resource_config": resource_config(model, spec.kms_key_arn),
         "max_runtime_seconds": model.max_runtime_seconds,
         "timeout_seconds": model.max_runtime_seconds + TRAINING_WAIT_MARGIN_SECONDS,
         "default_hyperparameters": dict(sorted(model.hyperparameters.items())),
@@ -303,12 +332,7 @@ def _train_state(spec: WorkflowSpec) -> dict[str, Any]:
             "HyperParameters.$": "$.job.hyperparameters",
             "InputDataConfig": [channel("train", "$.run.train_uri"), channel("validation", "$.run.validation_uri")],
             "OutputDataConfig": {"S3OutputPath.$": "$.run.output_uri", "KmsKeyId": spec.kms_key_arn},
-            "ResourceConfig": {
-                "InstanceType.$": "$.run.instance_type",
-                "InstanceCount.$": "$.run.instance_count",
-                "VolumeSizeInGB.$": "$.run.volume_gb",
-                "VolumeKmsKeyId": spec.kms_key_arn,
-            },
+            "ResourceConfig.$": "$.run.resource_config",
             "StoppingCondition": {"MaxRuntimeInSeconds.$": "$.run.max_runtime_seconds"},
             # The container needs no network: data and model move through SageMaker.
             "EnableNetworkIsolation": True,

@@ -88,7 +88,7 @@ def test_training_runs_encrypted_with_the_configured_settings(stack_plan: Plan):
     key = stack_plan.outputs["kms_key_arn"]
     states = definition(stack_plan)["States"]
     train = states["Train"]["Parameters"]
-    assert train["ResourceConfig"]["VolumeKmsKeyId"] == key
+    assert train["ResourceConfig.$"] == "$.run.resource_config"
     assert train["OutputDataConfig"]["KmsKeyId"] == key
     assert train["AlgorithmSpecification"]["TrainingImage"] == stack_plan.outputs["training_image_uri"]
     assert train["AlgorithmSpecification"]["MetricDefinitions"] == METRIC_DEFINITIONS
@@ -97,15 +97,34 @@ def test_training_runs_encrypted_with_the_configured_settings(stack_plan: Plan):
     for model in cfg.models:
         run = states[f"Configure-{model.name}"]["Result"]
         assert run["default_hyperparameters"] == dict(model.hyperparameters)
-        assert (run["instance_type"], run["instance_count"], run["volume_gb"], run["max_runtime_seconds"]) == (
-            model.training_instance_type, model.training_instance_count, model.training_volume_gb,
-            model.max_runtime_seconds)
+        assert run["resource_config"] == {"InstanceType": model.training_instance_type,
+                                          "InstanceCount": model.training_instance_count,
+                                          "VolumeSizeInGB": model.training_volume_gb, "VolumeKmsKeyId": key}
+        assert run["max_runtime_seconds"] == model.max_runtime_seconds
         assert (run["objective_metric"], run["threshold"]) == (model.objective_metric, model.threshold)
         assert run["model_package_group"] == stack_plan.outputs["model_package_groups"][model.name]
         data = stack_plan.outputs["data_bucket"]
         assert (run["train_uri"], run["validation_uri"]) == (f"s3://{data}/{model.name}/train/",
                                                              f"s3://{data}/{model.name}/validation/")
         assert run["output_uri"] == f"s3://{stack_plan.outputs['artifact_bucket']}/{model.name}/training"
+
+
+@pytest.mark.parametrize("instance_type, local_storage", [
+    ("ml.m5.large", False), ("ml.c5.xlarge", False), ("ml.p3.2xlarge", False), ("ml.c5n.xlarge", False),
+    ("ml.g4dn.xlarge", True), ("ml.r5d.large", True), ("ml.p3dn.24xlarge", True), ("ml.p4d.24xlarge", True),
+    ("ml.g5.2xlarge", True), ("ml.trn1.2xlarge", True), ("ml.p6-b200.48xlarge", True),
+])
+def test_volumes_take_the_platform_key_unless_the_instance_has_local_storage(instance_type, local_storage):
+    """SageMaker refuses VolumeKmsKeyId for instance types with local NVMe storage (encrypted by
+    the instance's hardware); sending it anyway fails every run on such an instance."""
+    models = [dict(yaml.safe_load((offline.ROOT / "Pulumi.dev.yaml").read_text())["config"]["mlops-platform:models"][0],
+                   trainingInstanceType=instance_type)]
+    plan = offline.plan("dev", config_overrides={"models": models})
+    run = definition(plan)["States"]["Configure-churn"]["Result"]
+    assert run["resource_config"]["InstanceType"] == instance_type
+    assert ("VolumeKmsKeyId" not in run["resource_config"]) is local_storage
+    if not local_storage:
+        assert run["resource_config"]["VolumeKmsKeyId"] == plan.outputs["kms_key_arn"]
 
 
 def test_the_state_machine_logs_encrypted_and_traces(stack_plan: Plan):
