@@ -355,6 +355,7 @@ def _run(project: dict, stack: str, config: dict[str, str], secret_keys: list[st
     finally:
         loop.close()
         asyncio.set_event_loop(None)
+        recorder.close_thread_loops()
     return Plan(project=project["name"], stack=stack, resources=recorder.planned, outputs=outputs)
 
 
@@ -404,8 +405,35 @@ def _recording_monitor_class():
         def __init__(self, mocks: _CloudMocks):
             super().__init__(mocks)
             self.planned: list[PlannedResource] = []
+            # Event loops the SDK makes in its worker threads to deserialize values. Left to the
+            # garbage collector they are closed during interpreter shutdown, which now and then
+            # prints "Invalid file descriptor: -1"; close_thread_loops closes them deliberately.
+            self.thread_loops: set[asyncio.AbstractEventLoop] = set()
+
+        def _usable_thread_loop(self) -> None:
+            """Give this thread an open event loop (a previous plan may have closed its old one)."""
+            try:
+                loop = asyncio.get_event_loop()
+            except RuntimeError:
+                loop = None
+            if loop is None or loop.is_closed():
+                loop = asyncio.new_event_loop()
+                asyncio.set_event_loop(loop)
+            if not loop.is_running():
+                self.thread_loops.add(loop)
+
+        def close_thread_loops(self) -> None:
+            for loop in self.thread_loops:
+                if not loop.is_running() and not loop.is_closed():
+                    loop.close()
+            self.thread_loops.clear()
+
+        def Invoke(self, request):  # noqa: N802 - gRPC method name
+            self._usable_thread_loop()
+            return super().Invoke(request)
 
         def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+            self._usable_thread_loop()
             response = super().RegisterResource(request)
             from pulumi.runtime import rpc
             inputs = rpc.deserialize_properties(request.object) if request.type != "pulumi:pulumi:Stack" else {}
