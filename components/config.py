@@ -634,9 +634,15 @@ def _alerting(read: _Reader, ns: str, raw: Any) -> AlertingConfig:
         return AlertingConfig()
     _unknown_fields(read, key, raw, ("emails",))
     emails = read.typed(f"{key}.emails", raw, "emails", list, default=[])
+    seen: set[str] = set()
     for index, email in enumerate(emails):
         if not isinstance(email, str) or not _EMAIL_RE.fullmatch(email):
             read.problem(f"{key}.emails[{index}]", email, "expected an email address")
+        elif email.lower() in seen:
+            # Mailboxes are case-insensitive in practice; SNS would mail the same person twice.
+            read.problem(f"{key}.emails[{index}]", email, "duplicate address (addresses compare without case)")
+        else:
+            seen.add(email.lower())
     return AlertingConfig(tuple(e for e in emails if isinstance(e, str)))
 
 

@@ -208,3 +208,12 @@ def test_shipped_feature_group_matches_the_sample_models_schema():
         expected.update({features.RECORD_ID_FEATURE: "String", features.EVENT_TIME_FEATURE: "String"})
         assert declared == expected
         assert (group.record_identifier, group.event_time) == (features.RECORD_ID_FEATURE, features.EVENT_TIME_FEATURE)
+
+
+def test_alert_emails_must_be_addresses_and_distinct():
+    values = dev_values()
+    values["alerting"] = {"emails": ["oncall@example.com", "not-an-address", "OnCall@Example.com"]}
+    assert problems(values) == [
+        f"{PROJECT}:alerting.emails[1]: got 'not-an-address'; expected an email address",
+        f"{PROJECT}:alerting.emails[2]: got 'OnCall@Example.com'; duplicate address (addresses compare without case)",
+    ]
