@@ -20,7 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import yaml
+from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.stack import wait_for_rpcs
 
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_ID = "123456789012"
@@ -322,12 +326,9 @@ def plan(stack: str, work_dir: Path = ROOT, config_overrides: Mapping[str, Any] 
 
 def _run(project: dict, stack: str, config: dict[str, str], secret_keys: list[str], work_dir: Path,
          preview: bool) -> Plan:
-    import pulumi
-    from pulumi.runtime.stack import wait_for_rpcs
-
     region = config.get("aws:region", "us-east-1")
     cloud = FakeCloud(stack, region)
-    recorder = _RecordingMonitor(_CloudMocks(cloud))
+    recorder = RecordingMonitor(_CloudMocks(cloud))
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -367,8 +368,6 @@ async def _settle(wait_for_rpcs) -> None:
 
 
 async def _resolve_outputs(outputs: dict[str, Any]) -> dict[str, Any]:
-    import pulumi
-
     resolved = {}
     for name, value in outputs.items():
         output = pulumi.Output.from_input(value)
@@ -396,66 +395,56 @@ class _CloudMocks:
         pass
 
 
-def _recording_monitor_class():
-    from pulumi.runtime.mocks import MockMonitor
+class RecordingMonitor(MockMonitor):
+    """Pulumi's mock monitor, keeping the registration options the engine would receive."""
 
-    class RecordingMonitor(MockMonitor):
-        """Pulumi's mock monitor, keeping the registration options the engine would receive."""
+    def __init__(self, mocks: _CloudMocks):
+        super().__init__(mocks)
+        self.planned: list[PlannedResource] = []
+        # Event loops the SDK makes in its worker threads to deserialize values. Left to the
+        # garbage collector they are closed during interpreter shutdown, which now and then
+        # prints "Invalid file descriptor: -1"; close_thread_loops closes them deliberately.
+        self.thread_loops: set[asyncio.AbstractEventLoop] = set()
 
-        def __init__(self, mocks: _CloudMocks):
-            super().__init__(mocks)
-            self.planned: list[PlannedResource] = []
-            # Event loops the SDK makes in its worker threads to deserialize values. Left to the
-            # garbage collector they are closed during interpreter shutdown, which now and then
-            # prints "Invalid file descriptor: -1"; close_thread_loops closes them deliberately.
-            self.thread_loops: set[asyncio.AbstractEventLoop] = set()
+    def _usable_thread_loop(self) -> None:
+        """Give this thread an open event loop (a previous plan may have closed its old one)."""
+        try:
+            loop = asyncio.get_event_loop()
+        except RuntimeError:
+            loop = None
+        if loop is None or loop.is_closed():
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+        if not loop.is_running():
+            self.thread_loops.add(loop)
 
-        def _usable_thread_loop(self) -> None:
-            """Give this thread an open event loop (a previous plan may have closed its old one)."""
-            try:
-                loop = asyncio.get_event_loop()
-            except RuntimeError:
-                loop = None
-            if loop is None or loop.is_closed():
-                loop = asyncio.new_event_loop()
-                asyncio.set_event_loop(loop)
-            if not loop.is_running():
-                self.thread_loops.add(loop)
+    def close_thread_loops(self) -> None:
+        for loop in self.thread_loops:
+            if not loop.is_running() and not loop.is_closed():
+                loop.close()
+        self.thread_loops.clear()
 
-        def close_thread_loops(self) -> None:
-            for loop in self.thread_loops:
-                if not loop.is_running() and not loop.is_closed():
-                    loop.close()
-            self.thread_loops.clear()
+    def Invoke(self, request):  # noqa: N802 - gRPC method name
+        self._usable_thread_loop()
+        return super().Invoke(request)
 
-        def Invoke(self, request):  # noqa: N802 - gRPC method name
-            self._usable_thread_loop()
-            return super().Invoke(request)
-
-        def RegisterResource(self, request):  # noqa: N802 - gRPC method name
-            self._usable_thread_loop()
-            response = super().RegisterResource(request)
-            from pulumi.runtime import rpc
-            inputs = rpc.deserialize_properties(request.object) if request.type != "pulumi:pulumi:Stack" else {}
-            registered = self.resources.get(response.urn)
-            self.planned.append(PlannedResource(
-                urn=response.urn,
-                type=request.type,
-                name=request.name,
-                parent=request.parent or None,
-                custom=bool(request.custom),
-                inputs=inputs,
-                outputs=dict(registered.state) if registered else {},
-                id=response.id or None,
-                protect=bool(request.protect),
-                retain_on_delete=bool(request.retainOnDelete),
-                provider=request.provider or None,
-                dependencies=tuple(request.dependencies),
-            ))
-            return response
-
-    return RecordingMonitor
-
-
-def _RecordingMonitor(mocks: _CloudMocks):  # noqa: N802 - builds the class lazily (pulumi import)
-    return _recording_monitor_class()(mocks)
+    def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+        self._usable_thread_loop()
+        response = super().RegisterResource(request)
+        inputs = rpc.deserialize_properties(request.object) if request.type != "pulumi:pulumi:Stack" else {}
+        registered = self.resources.get(response.urn)
+        self.planned.append(PlannedResource(
+            urn=response.urn,
+            type=request.type,
+            name=request.name,
+            parent=request.parent or None,
+            custom=bool(request.custom),
+            inputs=inputs,
+            outputs=dict(registered.state) if registered else {},
+            id=response.id or None,
+            protect=bool(request.protect),
+            retain_on_delete=bool(request.retainOnDelete),
+            provider=request.provider or None,
+            dependencies=tuple(request.dependencies),
+        ))
+        return response
