@@ -17,7 +17,7 @@ from typing import Any
 import pulumi
 
 from components.naming import LIMITS, Namer
-from containers.training.metrics import METRIC_NAMES, OBJECTIVE_METRIC
+from containers.contracts.metrics import METRIC_NAMES, OBJECTIVE_METRIC
 
 ENVIRONMENTS = ("dev", "prod", "preview")
 APPROVAL_MODES = ("auto", "manual")

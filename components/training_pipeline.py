@@ -7,7 +7,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
-import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +23,11 @@ from components.training_policies import Account
 
 ROOT = Path(__file__).resolve().parent.parent
 # Relative to the project directory, where `pulumi up` and the Automation API run the program:
-# an absolute path would differ between machines and show up as a diff.
-TRAINING_CONTEXT = "containers/training"
+# an absolute path would differ between machines and show up as a diff. The context is
+# containers/ so the image reaches containers/contracts/ (shared with the inference image);
+# containers/training/Dockerfile.dockerignore says what of it is sent.
+TRAINING_CONTEXT = "containers"
+TRAINING_DOCKERFILE = "containers/training/Dockerfile"
 IMAGE_PLATFORM = "linux/amd64"  # SageMaker training hosts are x86_64
 
 
@@ -37,26 +40,39 @@ class TrainingPipelineArgs:
     model_package_groups: Mapping[str, pulumi.Input[str]]
 
 
-def build_context_tag(context: Path, platform: str = IMAGE_PLATFORM) -> str:
-    """An image tag that changes whenever the image's inputs change: a hash of the build context.
+def ignore_file(context: Path, dockerfile: Path) -> Path:
+    """The ignore file Docker applies: `<Dockerfile>.dockerignore` if present, else the context's.
 
-    The repository's tags are immutable, so a tag must never be reused for different content
-    (the push would fail) and should not change when nothing did (a needless new image and state
-    machine update). Hashed: every file Docker would send after `.dockerignore` (read
-    generously: a pattern that might include a file includes it, so the hash errs towards a new
-    tag), plus the Dockerfile and `.dockerignore` themselves, with paths and executable bits,
-    and the target platform (a different platform is a different image).
+    The same precedence as BuildKit and the docker-build provider (its getIgnorePatterns).
     """
-    patterns = _dockerignore(context / ".dockerignore")
+    specific = dockerfile.with_name(dockerfile.name + ".dockerignore")
+    return specific if specific.exists() else context / ".dockerignore"
+
+
+def build_context_tag(context: Path, dockerfile: Path, platform: str = IMAGE_PLATFORM) -> str:
+    """An image tag that changes whenever the provider would rebuild the image.
+
+    The repository's tags are immutable, so a tag must never be pushed twice (the push would
+    fail) and should not change when nothing did (a needless new image and state machine
+    update). The docker-build provider rebuilds when its context hash changes: the Dockerfile's
+    content, and every file Docker would send with its path, content and full mode string. So
+    this hash covers at least that (a superset: whatever changes the provider's hash changes the
+    tag): the Dockerfile and the ignore file, every file that might be sent (patterns are read
+    generously: one that might include a file includes it), with its path, permission bits and
+    content, and the target platform (a different platform is a different image).
+    """
+    ignore = ignore_file(context, dockerfile)
+    patterns = _dockerignore(ignore)
     digest = hashlib.sha256(f"platform={platform}\0".encode())
+    for special in (dockerfile, ignore):
+        if special.exists():
+            digest.update(special.name.encode() + b"\0" + special.read_bytes() + b"\0")
     for path in sorted(p for p in context.rglob("*") if p.is_file()):
         relative = path.relative_to(context).as_posix()
-        if "__pycache__" in path.parts or path.suffix == ".pyc":
+        if not _sent_to_docker(relative, patterns):
             continue
-        if relative not in ("Dockerfile", ".dockerignore") and not _sent_to_docker(relative, patterns):
-            continue
-        mode = "x" if os.access(path, os.X_OK) else "-"
-        digest.update(f"{relative}\0{mode}\0".encode())
+        mode = stat.S_IMODE(path.stat().st_mode)
+        digest.update(f"{relative}\0{mode:o}\0".encode())
         digest.update(path.read_bytes())
         digest.update(b"\0")
     return f"src-{digest.hexdigest()[:16]}"
@@ -141,12 +157,13 @@ class TrainingPipeline(pulumi.ComponentResource):
             policy=json.dumps(lifecycle_policy(cfg.retention.images_to_keep)),
             opts=options.child(self),
         )
-        self.image_tag = build_context_tag(ROOT / TRAINING_CONTEXT)
+        self.image_tag = build_context_tag(ROOT / TRAINING_CONTEXT, ROOT / TRAINING_DOCKERFILE)
         self.image_uri = pulumi.Output.concat(self.repository.repository_url, ":", self.image_tag)
         token = aws.ecr.get_authorization_token_output(registry_id=self.repository.registry_id, opts=invoke)
         self.image = docker_build.Image(
             "training-image",
             context={"location": TRAINING_CONTEXT},
+            dockerfile={"location": TRAINING_DOCKERFILE},
             platforms=[IMAGE_PLATFORM],
             tags=[self.image_uri],
             push=True,

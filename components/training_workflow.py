@@ -39,7 +39,7 @@ from typing import Any
 
 from components.config import PlatformConfig
 from components.naming import shorten
-from containers.training.metrics import METRIC_DEFINITIONS
+from containers.contracts.metrics import METRIC_DEFINITIONS
 
 # The only service integrations the machine uses (the tests hold it to this list).
 TRAIN_RESOURCE = "arn:aws:states:::sagemaker:createTrainingJob.sync"

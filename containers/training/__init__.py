@@ -1,5 +1,5 @@
 """The SageMaker training container for the sample "churn" model.
 
-Importable from the repository root (``containers.training``) so tests and other components
-(feature store config, drift detection) share one schema and one metric definition list.
+Importable from the repository root (``containers.training``) so tests run it directly; what
+it shares with the other images and the program lives in ``containers.contracts``.
 """

@@ -23,12 +23,13 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
-from containers.training import metrics, sample_data
+from containers.contracts import metrics
+from containers.contracts.hyperparameters import Hyperparameters
+from containers.training import sample_data
 from containers.training.train import (
     BASELINE_FILE,
     EVALUATION_FILE,
     MODEL_FILE,
-    Hyperparameters,
     SageMakerPaths,
     execute,
 )

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from containers.training.features import CSV_COLUMNS, FEATURE_NAMES, FEATURES
+from containers.contracts.features import CSV_COLUMNS, FEATURE_NAMES, FEATURES
 
 DEFAULT_ROWS = 5000
 DEFAULT_SEED = 20240611

@@ -14,7 +14,7 @@ runs in tests and on a laptop with that layout in a temp folder:
     output/data/                        uploaded by SageMaker as output.tar.gz
         evaluation.json                 final metrics (see ``build_evaluation``)
         baseline.json                   training-data baseline for drift detection
-                                        (format: ``containers/training/baseline.py``)
+                                        (format: ``containers/contracts/baseline.py``)
     output/failure                      one paragraph; SageMaker shows it as FailureReason
 
 CSV columns are matched by header name, so order does not matter; the label ``churned``
@@ -39,22 +39,23 @@ import csv
 import json
 import math
 import os
-import re
 import signal
 import sys
 import threading
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import xgboost as xgb
 
-from containers.training import baseline as baseline_format
-from containers.training import metrics
-from containers.training.features import FEATURE_NAMES, FEATURES, TARGET
+from containers.contracts import baseline as baseline_format
+from containers.contracts import hyperparameters as hyperparameter_schema
+from containers.contracts import metrics
+from containers.contracts.features import DECIMAL_NUMBER, FEATURE_NAMES, FEATURES, TARGET
+from containers.contracts.hyperparameters import Hyperparameters
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 1
@@ -70,7 +71,6 @@ EVALUATION_FILE = "evaluation.json"
 BASELINE_FILE = "baseline.json"
 DECISION_THRESHOLD = 0.5
 FAILURE_REASON_LIMIT = 1024  # SageMaker keeps only the first 1024 characters
-RESERVED_PREFIXES = ("sagemaker_", "_")  # injected by the SDK / tuning jobs, not ours
 
 Log = Callable[[str], None]
 StopRequested = Callable[[], bool]
@@ -116,148 +116,31 @@ class SageMakerPaths:
 # --------------------------------------------------------------------------- hyperparameters
 
 
-@dataclass(frozen=True)
-class HyperparameterSpec:
-    """Name, type and allowed range of one hyperparameter; the parser and docs read these."""
-
-    name: str
-    attr: str
-    kind: type
-    minimum: float | None = None
-    maximum: float | None = None
-    min_exclusive: bool = False
-
-    def describe(self) -> str:
-        """Human wording of the allowed values, used in every error message."""
-        what = "an integer" if self.kind is int else "a number"
-        lo = None if self.minimum is None else _plain(self.minimum)
-        hi = None if self.maximum is None else _plain(self.maximum)
-        if lo is not None and hi is not None:
-            return f"{what} in {'(' if self.min_exclusive else '['}{lo}, {hi}]"
-        if lo is not None:
-            return f"{what} {'>' if self.min_exclusive else '>='} {lo}"
-        return what
-
-
-def _plain(number: float) -> str:
-    return str(int(number)) if float(number).is_integer() else str(number)
-
-
-HYPERPARAMETER_SPECS: dict[str, HyperparameterSpec] = {
-    spec.name: spec
-    for spec in (
-        HyperparameterSpec("num_round", "num_round", int, 1, 5000),
-        HyperparameterSpec("max_depth", "max_depth", int, 1, 20),
-        HyperparameterSpec("eta", "eta", float, 0, 1, min_exclusive=True),
-        HyperparameterSpec("subsample", "subsample", float, 0, 1, min_exclusive=True),
-        HyperparameterSpec("colsample_bytree", "colsample_bytree", float, 0, 1, min_exclusive=True),
-        HyperparameterSpec("min_child_weight", "min_child_weight", float, 0),
-        HyperparameterSpec("gamma", "gamma", float, 0),
-        HyperparameterSpec("lambda", "reg_lambda", float, 0),
-        HyperparameterSpec("alpha", "reg_alpha", float, 0),
-        HyperparameterSpec("scale_pos_weight", "scale_pos_weight", float, 0, min_exclusive=True),
-        HyperparameterSpec("early_stopping_rounds", "early_stopping_rounds", int, 0, 5000),
-        HyperparameterSpec("seed", "seed", int, 0, 2**31 - 1),
-    )
-}
-"""Every accepted hyperparameter. ``early_stopping_rounds=0`` turns early stopping off."""
-
-
-@dataclass(frozen=True)
-class Hyperparameters:
-    """Validated hyperparameters; build with ``parse_hyperparameters``."""
-
-    num_round: int = 200
-    max_depth: int = 5
-    eta: float = 0.1
-    subsample: float = 1.0
-    colsample_bytree: float = 1.0
-    min_child_weight: float = 1.0
-    gamma: float = 0.0
-    reg_lambda: float = 1.0
-    reg_alpha: float = 0.0
-    scale_pos_weight: float = 1.0
-    early_stopping_rounds: int = 20
-    seed: int = 42
-
-    def as_strings(self) -> dict[str, str]:
-        """The SageMaker form (names as users write them, values as strings)."""
-        by_attr = {spec.attr: spec.name for spec in HYPERPARAMETER_SPECS.values()}
-        return {by_attr[f.name]: str(getattr(self, f.name)) for f in fields(self)}
-
-    def xgboost_params(self) -> dict[str, Any]:
-        """The ``params`` dict for ``xgb.train``; the round count and early stopping go apart."""
-        return {
-            "objective": "binary:logistic",
-            "eval_metric": ["auc", "logloss"],
-            "tree_method": "hist",
-            "max_depth": self.max_depth,
-            "eta": self.eta,
-            "subsample": self.subsample,
-            "colsample_bytree": self.colsample_bytree,
-            "min_child_weight": self.min_child_weight,
-            "gamma": self.gamma,
-            "lambda": self.reg_lambda,
-            "alpha": self.reg_alpha,
-            "scale_pos_weight": self.scale_pos_weight,
-            "seed": self.seed,
-        }
-
-
-_INT_TEXT = re.compile(r"[+-]?[0-9]+")
-_FLOAT_TEXT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-
-
-def parse_value(spec: HyperparameterSpec, raw: object) -> int | float:
-    """Parse one hyperparameter string strictly; raises ValueError with the allowed values.
-
-    Only plain ASCII decimal text is accepted (Python's int()/float() would also take
-    "1_000", "nan" or non-ASCII digits, which no user means as a hyperparameter).
-    """
-    if not isinstance(raw, str):
-        raise ValueError(
-            f"got {type(raw).__name__} {raw!r}; SageMaker passes every hyperparameter as a "
-            f'string, so write it as "{raw}" (must be {spec.describe()})'
-        )
-    text = raw.strip()
-    pattern = _INT_TEXT if spec.kind is int else _FLOAT_TEXT
-    if not pattern.fullmatch(text):
-        raise ValueError(f"{raw!r} is not {spec.describe()}")
-    value: int | float = int(text) if spec.kind is int else float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"{raw!r} is not finite; must be {spec.describe()}")
-    too_low = spec.minimum is not None and (value <= spec.minimum if spec.min_exclusive else value < spec.minimum)
-    too_high = spec.maximum is not None and value > spec.maximum
-    if too_low or too_high:
-        raise ValueError(f"{raw!r} is out of range; must be {spec.describe()}")
-    return value
+def xgboost_params(hyperparameters: Hyperparameters) -> dict[str, Any]:
+    """The ``params`` dict for ``xgb.train``; the round count and early stopping go apart."""
+    return {
+        "objective": "binary:logistic",
+        "eval_metric": ["auc", "logloss"],
+        "tree_method": "hist",
+        "max_depth": hyperparameters.max_depth,
+        "eta": hyperparameters.eta,
+        "subsample": hyperparameters.subsample,
+        "colsample_bytree": hyperparameters.colsample_bytree,
+        "min_child_weight": hyperparameters.min_child_weight,
+        "gamma": hyperparameters.gamma,
+        "lambda": hyperparameters.reg_lambda,
+        "alpha": hyperparameters.reg_alpha,
+        "scale_pos_weight": hyperparameters.scale_pos_weight,
+        "seed": hyperparameters.seed,
+    }
 
 
 def parse_hyperparameters(raw: Mapping[str, object]) -> Hyperparameters:
-    """Validate a hyperparameters.json mapping; every problem is reported in one error.
-
-    Unknown names fail (a typo such as ``max_dept`` would otherwise train with the default
-    silently). Names starting with ``sagemaker_`` or ``_`` are SageMaker's own (the SDK and
-    tuning jobs add them) and are ignored.
-    """
-    if not isinstance(raw, Mapping):
-        raise TrainingInputError(f"hyperparameters must be a JSON object of name -> string, got {type(raw).__name__}")
-    values: dict[str, int | float] = {}
-    problems: list[str] = []
-    for name in sorted(raw):
-        if name.startswith(RESERVED_PREFIXES):
-            continue
-        spec = HYPERPARAMETER_SPECS.get(name)
-        if spec is None:
-            problems.append(f"{name!r} is not a known hyperparameter (known: {', '.join(sorted(HYPERPARAMETER_SPECS))})")
-            continue
-        try:
-            values[spec.attr] = parse_value(spec, raw[name])
-        except ValueError as exc:
-            problems.append(f"{name}: {exc}")
-    if problems:
-        raise TrainingInputError("invalid hyperparameters: " + "; ".join(problems))
-    return Hyperparameters(**values)
+    """Validate a hyperparameters.json mapping with the shared schema; every problem in one error."""
+    try:
+        return hyperparameter_schema.parse(raw)
+    except hyperparameter_schema.HyperparameterError as exc:
+        raise TrainingInputError(str(exc)) from exc
 
 
 def load_hyperparameters(path: Path) -> Hyperparameters:
@@ -325,7 +208,7 @@ def _parse_cell(path: Path, line_no: int, name: str, kind: str, cell: str) -> fl
     text = cell.strip()
     if not text:
         return math.nan
-    if not _FLOAT_TEXT.fullmatch(text):
+    if not DECIMAL_NUMBER.fullmatch(text):
         raise TrainingInputError(f"{path}:{line_no}: column {name!r} is {cell!r}, not a number")
     value = float(text)
     if not math.isfinite(value):
@@ -493,7 +376,7 @@ def train_model(
             )
         )
     booster = xgb.train(
-        hyperparameters.xgboost_params(),
+        xgboost_params(hyperparameters),
         dtrain,
         num_boost_round=hyperparameters.num_round,
         evals=[(dtrain, "train"), (dvalidation, "validation")],

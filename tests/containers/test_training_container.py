@@ -7,7 +7,6 @@ Dockerfile and requirements are checked statically against the environment the t
 
 from __future__ import annotations
 
-import ast
 import importlib.metadata
 import json
 import math
@@ -23,11 +22,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xgboost as xgb
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from sklearn.metrics import accuracy_score, f1_score, log_loss, precision_score, recall_score, roc_auc_score
 
-from containers.training import baseline, features, local_run, metrics, sample_data
+from containers.contracts import baseline, features, metrics
+from containers.training import local_run, sample_data
 from containers.training import train as trainer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -148,10 +146,11 @@ def test_every_metric_definition_matches_the_printed_output(trained: dict) -> No
         assert regex.groups == 1, definition
         captured = [float(m.group(1)) for line in lines for m in regex.finditer(line)]
         assert captured, f"{definition['Name']} never matched the trainer's output"
-        # the last value is what SageMaker keeps; it must be the saved model's
-        assert captured[-1] == pytest.approx(evaluation["metrics"][definition["Name"]], abs=1e-6)
-    per_round = metrics.parse_metrics(stdout)["validation:auc"]
-    assert len(per_round) == evaluation["rounds_trained"] + 1  # every round plus the final line
+        if definition["Name"] in metrics.METRIC_NAMES:
+            # a final metric matches one line only, whose value is the saved model's
+            assert captured == pytest.approx([evaluation["metrics"][definition["Name"]]], abs=1e-6)
+        else:
+            assert len(captured) == evaluation["rounds_trained"]  # one per round: the curve
     assert metrics.final_metrics(stdout) == pytest.approx(evaluation["metrics"], abs=1e-6)
 
 
@@ -159,8 +158,9 @@ def test_final_auc_is_what_xgboost_reported_for_the_best_round(trained: dict) ->
     evaluation = json.loads((trained["root"] / "output/data/evaluation.json").read_text())
     per_round = metrics.parse_metrics(trained["proc"].stdout)
     best = evaluation["best_iteration"]
-    assert evaluation["metrics"]["validation:auc"] == pytest.approx(per_round["validation:auc"][best], abs=1e-5)
-    assert evaluation["metrics"]["validation:logloss"] == pytest.approx(per_round["validation:logloss"][best], abs=1e-5)
+    for name in ("validation:auc", "validation:logloss"):
+        curve = per_round[metrics.ITERATION_PREFIX + name]
+        assert evaluation["metrics"][name] == pytest.approx(curve[best], abs=1e-5)
 
 
 # ----------------------------------------------------------------------------- in-process
@@ -464,130 +464,6 @@ def test_sigterm_stops_training_saves_the_model_and_exits_143(tmp_path: Path) ->
     assert "stopped by SIGTERM" in failure_text(root)
 
 
-# ----------------------------------------------------------------------------- hyperparameter parser
-
-
-def _valid_value(spec: trainer.HyperparameterSpec) -> st.SearchStrategy:
-    low = spec.minimum if spec.minimum is not None else -1e9
-    high = spec.maximum if spec.maximum is not None else 1e9
-    if spec.kind is int:
-        return st.integers(int(low), int(high))
-    return st.floats(low, high, exclude_min=spec.min_exclusive, allow_nan=False, allow_infinity=False)
-
-
-valid_assignments = st.sampled_from(sorted(trainer.HYPERPARAMETER_SPECS)).flatmap(
-    lambda name: st.tuples(st.just(name), _valid_value(trainer.HYPERPARAMETER_SPECS[name]))
-)
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.lists(valid_assignments, max_size=12))
-def test_valid_hyperparameter_strings_round_trip(assignments: list[tuple[str, float]]) -> None:
-    raw = {name: repr(value) for name, value in assignments}
-    parsed = trainer.parse_hyperparameters(raw)
-    for name, value in dict(assignments).items():
-        assert getattr(parsed, trainer.HYPERPARAMETER_SPECS[name].attr) == value
-    # and what the trainer reports back parses to the same thing again
-    assert trainer.parse_hyperparameters(parsed.as_strings()) == parsed
-
-
-def _out_of_range(spec: trainer.HyperparameterSpec) -> st.SearchStrategy:
-    options = []
-    if spec.minimum is not None:
-        if spec.kind is int:
-            options.append(st.integers(max_value=int(spec.minimum) - 1))
-        else:
-            options.append(st.floats(max_value=spec.minimum, exclude_max=not spec.min_exclusive, allow_nan=False, allow_infinity=False))
-    if spec.maximum is not None:
-        if spec.kind is int:
-            options.append(st.integers(min_value=int(spec.maximum) + 1))
-        else:
-            options.append(st.floats(min_value=spec.maximum, exclude_min=True, allow_nan=False, allow_infinity=False))
-    return st.one_of(options)
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    st.sampled_from(sorted(trainer.HYPERPARAMETER_SPECS)).flatmap(
-        lambda name: st.tuples(st.just(name), _out_of_range(trainer.HYPERPARAMETER_SPECS[name]))
-    )
-)
-def test_out_of_range_values_are_rejected_with_the_allowed_range(assignment: tuple[str, float]) -> None:
-    name, value = assignment
-    spec = trainer.HYPERPARAMETER_SPECS[name]
-    with pytest.raises(trainer.TrainingInputError) as error:
-        trainer.parse_hyperparameters({name: repr(value)})
-    assert f"{name}: {repr(value)!r} is out of range; must be {spec.describe()}" in str(error.value)
-
-
-def _is_number_text(text: str) -> bool:
-    return re.fullmatch(r"\s*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*", text) is not None
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.sampled_from(sorted(trainer.HYPERPARAMETER_SPECS)), st.text(max_size=12).filter(lambda t: not _is_number_text(t)))
-def test_non_numeric_strings_are_rejected_naming_the_hyperparameter(name: str, text: str) -> None:
-    with pytest.raises(trainer.TrainingInputError) as error:
-        trainer.parse_hyperparameters({name: text})
-    assert f"{name}: {text!r} is not " in str(error.value)
-
-
-@settings(max_examples=100, deadline=None)
-@given(
-    st.text(min_size=1, max_size=20).filter(lambda t: t not in trainer.HYPERPARAMETER_SPECS and not t.startswith(trainer.RESERVED_PREFIXES))
-)
-def test_unknown_names_are_rejected_by_name(name: str) -> None:
-    with pytest.raises(trainer.TrainingInputError) as error:
-        trainer.parse_hyperparameters({name: "1"})
-    assert f"{name!r} is not a known hyperparameter" in str(error.value)
-
-
-def test_sagemaker_reserved_hyperparameters_are_ignored() -> None:
-    parsed = trainer.parse_hyperparameters({"_tuning_objective_metric": "validation:auc", "sagemaker_region": "x"})
-    assert parsed == trainer.Hyperparameters()
-
-
-def test_every_spec_is_a_hyperparameters_field_and_back() -> None:
-    attrs = {spec.attr for spec in trainer.HYPERPARAMETER_SPECS.values()}
-    assert attrs == set(trainer.Hyperparameters.__dataclass_fields__)
-    assert set(trainer.Hyperparameters().as_strings()) == set(trainer.HYPERPARAMETER_SPECS)
-
-
-# ----------------------------------------------------------------------------- metrics module
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.dictionaries(st.sampled_from(metrics.METRIC_NAMES), st.floats(0, 50, allow_nan=False), min_size=1))
-def test_formatted_metric_lines_parse_back(values: dict[str, float]) -> None:
-    text = metrics.format_iteration_line(3, values) + "\n" + metrics.format_final_line(values)
-    parsed = metrics.parse_metrics(text)
-    for name in metrics.METRIC_NAMES:
-        expected = [round(values[name], metrics.DECIMALS)] * 2 if name in values else []
-        assert parsed[name] == pytest.approx(expected, abs=10**-metrics.DECIMALS)
-
-
-def test_metric_regexes_do_not_match_each_others_lines() -> None:
-    for definition in metrics.METRIC_DEFINITIONS:
-        others = {name: 0.5 for name in metrics.METRIC_NAMES if name != definition["Name"]}
-        line = metrics.format_final_line(others)
-        assert re.search(definition["Regex"], line) is None, definition
-
-
-def test_metric_helpers_refuse_what_sagemaker_could_not_read() -> None:
-    with pytest.raises(KeyError, match="no MetricDefinition"):
-        metrics.format_final_line({"validation:rmse": 1.0})
-    with pytest.raises(ValueError, match="not finite"):
-        metrics.format_iteration_line(0, {"validation:auc": math.nan})
-
-
-def test_metric_definitions_have_the_createtrainingjob_shape() -> None:
-    assert metrics.OBJECTIVE_METRIC in metrics.METRIC_NAMES
-    assert len({d["Name"] for d in metrics.METRIC_DEFINITIONS}) == len(metrics.METRIC_DEFINITIONS)
-    for definition in metrics.METRIC_DEFINITIONS:
-        assert set(definition) == {"Name", "Regex"}
-        assert 1 <= len(definition["Name"]) <= 255 and 1 <= len(definition["Regex"]) <= 500
-
-
 # ----------------------------------------------------------------------------- sample data
 
 
@@ -628,42 +504,6 @@ def test_sample_data_cli_writes_the_channel_layout(tmp_path: Path) -> None:
 def test_sample_data_has_a_sensible_churn_rate() -> None:
     labels, _ = sample_data.generate(5000)
     assert 0.1 < labels.mean() < 0.35
-
-
-# ----------------------------------------------------------------------------- schema, baseline helper
-
-
-def test_shared_modules_import_only_the_standard_library() -> None:
-    """features/metrics/baseline are imported by Lambdas and the Pulumi program."""
-    for module in ("features.py", "metrics.py", "baseline.py"):
-        tree = ast.parse((CONTAINER / module).read_text())
-        for node in ast.walk(tree):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom):
-                names = [node.module or ""]
-            for name in names:
-                top = name.split(".")[0]
-                assert top in sys.stdlib_module_names or top == "containers", (module, name)
-
-
-def test_feature_schema_is_consistent() -> None:
-    assert 6 <= len(features.FEATURES) <= 10
-    assert len(set(features.FEATURE_NAMES)) == len(features.FEATURE_NAMES)
-    assert features.CSV_COLUMNS[0] == features.TARGET == "churned"
-    assert features.TARGET not in features.FEATURE_NAMES
-    assert {f.type for f in features.FEATURES} <= {"int", "float"}
-    assert features.feature_by_name("monthly_charges").feature_store_type == "Fractional"
-    assert features.feature_by_name("tenure_months").feature_store_type == "Integral"
-    with pytest.raises(KeyError, match="known features"):
-        features.feature_by_name("age")
-
-
-def test_live_values_outside_the_training_range_land_in_the_edge_bins() -> None:
-    edges = [0.0, 1.0, 2.0, 3.0]
-    assert baseline.histogram_fractions([-5.0, 0.0, 2.5, 3.0, 99.0, None, math.nan], edges) == [0.4, 0.0, 0.6]
-    assert baseline.histogram_fractions([None], edges) == [0.0, 0.0, 0.0]
 
 
 # ----------------------------------------------------------------------------- local run
@@ -731,14 +571,19 @@ def test_dockerfile_follows_the_image_rules() -> None:
     assert re.search(r"^ENV PYTHONUNBUFFERED=1", text, re.M)
     assert not re.search(r"^USER ", text, re.M)
     assert not re.search(r"(?i)(secret|password|access_key|token)\s*=", text)
+    # The build context is containers/ (shared contracts), filtered by the Dockerfile's own ignore file.
+    context = CONTAINER.parent
     copies = [line.split()[1:-1] for line in instructions if line.startswith("COPY ")]
-    allowed = [p[1:] for p in (CONTAINER / ".dockerignore").read_text().split() if p.startswith("!")]
+    allowed = [p[1:] for p in (CONTAINER / "Dockerfile.dockerignore").read_text().split() if p.startswith("!")]
     for sources in copies:
         for source in sources:
-            matched = list(CONTAINER.glob(source))
+            matched = list(context.glob(source))
             assert matched, f"COPY {source} matches nothing in the build context"
             for path in matched:
-                relative = path.relative_to(CONTAINER).as_posix()
+                relative = path.relative_to(context).as_posix()
                 assert any(Path(relative).match(pattern) for pattern in allowed), f"{relative} is dockerignored"
-    copied_modules = {p.name for p in CONTAINER.glob("*.py")}
-    assert {"train.py", "features.py", "metrics.py", "baseline.py", "__init__.py"} <= copied_modules
+    copied = {path.relative_to(context).as_posix() for sources in copies for source in sources for path in context.glob(source)}
+    assert {"training/train.py", "contracts/features.py", "contracts/metrics.py", "contracts/hyperparameters.py",
+            "contracts/baseline.py", "__init__.py", "training/__init__.py", "contracts/__init__.py"} <= copied
+    # Nothing of another image reaches this one.
+    assert all(p.split("/")[0] in ("__init__.py", "contracts", "training") for p in copied)

@@ -38,7 +38,7 @@ from moto import mock_aws
 from automation import offline
 from components import config, training_workflow
 from components.training_workflow import TRAIN_STATE
-from containers.training.metrics import METRIC_DEFINITIONS
+from containers.contracts.metrics import METRIC_DEFINITIONS
 
 REGION = "us-east-1"
 PROJECT = "mlops-platform"

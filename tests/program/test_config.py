@@ -197,9 +197,9 @@ def test_tags_name_project_environment_and_manager():
 
 
 def test_shipped_feature_group_matches_the_sample_models_schema():
-    """The sample model's features are defined once (containers/training/features.py); the
+    """The sample model's features are defined once (containers/contracts/features.py); the
     feature group in each shipped stack must carry exactly those, with matching types."""
-    from containers.training import features
+    from containers.contracts import features
 
     for stack in STACK_FILES:
         (group,) = parse(shipped(stack)["values"], stack).feature_groups

@@ -14,9 +14,9 @@ import yaml
 from automation import offline
 from automation.offline import Plan
 from components import config, training_workflow
-from components.training_pipeline import ROOT, TRAINING_CONTEXT, build_context_tag
+from components.training_pipeline import ROOT, TRAINING_CONTEXT, TRAINING_DOCKERFILE, build_context_tag
 from components.training_policies import UNSCOPED_STATEMENTS
-from containers.training.metrics import METRIC_DEFINITIONS
+from containers.contracts.metrics import METRIC_DEFINITIONS
 
 STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
 ROLE = "aws:iam/role:Role"
@@ -273,50 +273,69 @@ def test_the_repository_scans_keeps_tags_immutable_and_expires_old_images(stack_
 def test_the_image_is_built_from_the_training_container_and_pushed_with_a_content_tag(stack_plan: Plan):
     image = stack_plan.get("docker-build:index:Image", "training-image")
     url = stack_plan.outputs["training_repository_url"]
-    tag = build_context_tag(ROOT / TRAINING_CONTEXT)
+    tag = build_context_tag(ROOT / TRAINING_CONTEXT, ROOT / TRAINING_DOCKERFILE)
     assert image.inputs["tags"] == [f"{url}:{tag}"] == [stack_plan.outputs["training_image_uri"]]
-    assert image.inputs["context"] == {"location": "containers/training"}
+    assert image.inputs["context"] == {"location": "containers"}
+    assert image.inputs["dockerfile"] == {"location": "containers/training/Dockerfile"}
     assert (image.inputs["push"], image.inputs["buildOnPreview"], image.inputs["platforms"]) == (True, False, ["linux/amd64"])
     (registry,) = unsecret(image.inputs["registries"])
     assert registry["address"] == url.split("/")[0] and registry["username"] == "AWS"
-    assert (ROOT / TRAINING_CONTEXT / "Dockerfile").is_file()
+    assert (ROOT / TRAINING_DOCKERFILE).is_file()
 
 
 def _context(root: Path) -> Path:
-    (root / "bin").mkdir(parents=True)
-    (root / "Dockerfile").write_text("FROM python:3.11-slim\n")
-    (root / ".dockerignore").write_text("*\n!Dockerfile\n!*.py\n!bin/train\n**/__pycache__\n")
-    (root / "train.py").write_text("print('train')\n")
-    (root / "bin" / "train").write_text("#!/usr/bin/env python3\n")
-    (root / "README.md").write_text("docs\n")
+    """A context laid out like containers/: the image's folder with its Dockerfile-specific
+    ignore file, a shared folder, and another image's folder that must not count."""
+    (root / "image" / "bin").mkdir(parents=True)
+    (root / "shared").mkdir()
+    (root / "other").mkdir()
+    (root / "image" / "Dockerfile").write_text("FROM python:3.11-slim\n")
+    (root / "image" / "Dockerfile.dockerignore").write_text("*\n!shared/*.py\n!image/*.py\n!image/bin/train\n**/__pycache__\n")
+    (root / "image" / "train.py").write_text("print('train')\n")
+    (root / "image" / "bin" / "train").write_text("#!/usr/bin/env python3\n")
+    (root / "image" / "README.md").write_text("docs\n")
+    (root / "shared" / "schema.py").write_text("FEATURES = ()\n")
+    (root / "other" / "serve.py").write_text("print('serve')\n")
+    for path in root.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
     return root
+
+
+def _tag(context: Path, **kwargs) -> str:
+    return build_context_tag(context, context / "image" / "Dockerfile", **kwargs)
 
 
 def test_the_image_tag_follows_the_build_context_and_nothing_else(tmp_path):
     context = _context(tmp_path / "context")
-    tag = build_context_tag(context)
+    tag = _tag(context)
     assert re.fullmatch(r"src-[0-9a-f]{16}", tag)
-    assert build_context_tag(_context(tmp_path / "copy")) == tag  # same content, same tag, anywhere
-    # Files Docker never receives do not change it.
-    (context / "README.md").write_text("more docs\n")
-    (context / "__pycache__").mkdir()
-    (context / "__pycache__" / "train.cpython-311.pyc").write_bytes(b"\0")
+    assert _tag(_context(tmp_path / "copy")) == tag  # same content, same tag, anywhere
+    # Files Docker never receives do not change it: docs, caches, another image's code, and the
+    # context's own .dockerignore (the Dockerfile-specific one takes precedence).
+    (context / "image" / "README.md").write_text("more docs\n")
+    (context / "image" / "__pycache__").mkdir()
+    (context / "image" / "__pycache__" / "train.cpython-311.pyc").write_bytes(b"\0")
     (context / "notes.txt").write_text("local\n")
-    assert build_context_tag(context) == tag
-    # Code, Dockerfile, ignore rules and the entry point's executable bit do.
+    (context / "other" / "serve.py").write_text("print('serve v2')\n")
+    (context / ".dockerignore").write_text("other-rules\n")
+    assert _tag(context) == tag
+    # Code (its own and the shared), Dockerfile, ignore rules and any permission bit do: the
+    # provider's context hash includes each file's full mode, so the tag must change with it.
     changes = [
-        lambda: (context / "train.py").write_text("print('train v2')\n"),
-        lambda: (context / "Dockerfile").write_text("FROM python:3.12-slim\n"),
-        lambda: os.chmod(context / "bin" / "train", 0o755),
-        lambda: (context / ".dockerignore").write_text("*\n!Dockerfile\n!*.py\n"),
-        lambda: (context / "helpers.py").write_text("x = 1\n"),
+        lambda: (context / "image" / "train.py").write_text("print('train v2')\n"),
+        lambda: (context / "shared" / "schema.py").write_text("FEATURES = ('x',)\n"),
+        lambda: (context / "image" / "Dockerfile").write_text("FROM python:3.12-slim\n"),
+        lambda: os.chmod(context / "image" / "bin" / "train", 0o755),
+        lambda: os.chmod(context / "image" / "train.py", 0o664),
+        lambda: (context / "image" / "Dockerfile.dockerignore").write_text("*\n!shared/*.py\n!image/*.py\n"),
+        lambda: (context / "image" / "helpers.py").write_text("x = 1\n"),
     ]
     seen = {tag}
     for change in changes:
         change()
-        seen.add(build_context_tag(context))
+        seen.add(_tag(context))
     assert len(seen) == len(changes) + 1
-    assert build_context_tag(context, platform="linux/arm64") not in seen
+    assert _tag(context, platform="linux/arm64") not in seen
 
 
 # --- Neighbours: alert topic and registry ------------------------------------------------------

@@ -12,10 +12,15 @@ feature group (they identify a row, they are not model inputs).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
 FeatureType = Literal["int", "float"]
+
+DECIMAL_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+"""How a number is written in a CSV cell or a hyperparameter: plain ASCII decimal text only.
+(Python's float() also takes "1_000", "nan" or non-ASCII digits, which no data file means.)"""
 
 MODEL_NAME = "churn"
 """Name of the sample model the platform ships configured for."""
