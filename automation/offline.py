@@ -21,18 +21,16 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import wait_for_rpcs
 
+from automation import stackfile
+from automation.stackfile import ProjectError
+
 ROOT = Path(__file__).resolve().parent.parent
 ACCOUNT_ID = "123456789012"
 SECRET_PLACEHOLDER = "[secret]"
-
-
-class ProjectError(Exception):
-    """The project or stack files are missing or malformed (not a config validation problem)."""
 
 
 @dataclass(frozen=True)
@@ -235,12 +233,14 @@ def _uuid_like(hex32: str) -> str:
 
 
 def load_project(work_dir: Path = ROOT) -> dict[str, Any]:
+    """Pulumi.yaml, read as strictly as the stack files (automation/stackfile.py)."""
     path = work_dir / "Pulumi.yaml"
     if not path.exists():
         raise ProjectError(f"no Pulumi.yaml in {work_dir}")
-    project = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(project, dict) or not project.get("name"):
-        raise ProjectError(f"{path} has no project name")
+    project = stackfile.load(path)
+    stackfile.config_of(project, path.name)
+    if not isinstance(project.get("name"), str) or not project["name"]:
+        raise ProjectError(f"{path.name}: 'name' must be the project's name (text)")
     return project
 
 
@@ -262,20 +262,17 @@ def load_stack_config(stack: str, work_dir: Path = ROOT, project: dict | None = 
     path = stack_file or stack_config_path(stack, work_dir)
     if not path.exists():
         raise ProjectError(f"no stack config {path.name}: create it (copy Pulumi.dev.yaml) or pick an existing stack")
-    try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as error:
-        raise ProjectError(f"{path.name} is not valid YAML: {error}") from error
+    stack_values = stackfile.load_config(path)
     raw = {}
-    for key, spec in (project.get("config") or {}).items():
+    for key, spec in stackfile.config_of(project, "Pulumi.yaml").items():
         # Project-level defaults: `key: value` or `key: {default: value}` / `{value: value}`.
         if isinstance(spec, dict) and ("default" in spec or "value" in spec):
             raw[key] = spec.get("value", spec.get("default"))
         elif not isinstance(spec, dict):
             raw[key] = spec
-    stack_values = document.get("config") or {}
-    if not isinstance(stack_values, dict):
-        raise ProjectError(f"{path.name}: 'config' must be a mapping of keys to values")
+    for key in stack_values:
+        if ":" not in key and f"{name}:{key}" in stack_values:
+            raise ProjectError(f"{path.name}: {name}:{key} is set twice, as '{key}' and as '{name}:{key}'; keep one")
     raw.update(stack_values)
 
     config: dict[str, str] = {}
@@ -285,7 +282,7 @@ def load_stack_config(stack: str, work_dir: Path = ROOT, project: dict | None = 
         value, secret = _strip_secure(value)
         if secret:
             secret_keys.append(full_key)
-        config[full_key] = value if isinstance(value, str) else json.dumps(value)
+        config[full_key] = value if isinstance(value, str) else stackfile.cli_json(value)
     return config, secret_keys
 
 

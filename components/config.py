@@ -4,22 +4,33 @@ Everything the program needs from `Pulumi.<stack>.yaml` is read here, once, into
 dataclasses. Validation collects every problem before raising, so an operator fixing a broken
 stack file sees the whole list in one run instead of one error per `pulumi up`. Nothing here
 registers resources: a bad config never reaches AWS.
+
+What is production is decided by the stack's name (components/environments.py), never by a key
+in its file: `environment` is an optional declaration that must agree with the stack.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import difflib
 import functools
+import json
+import math
 import re
+import types
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 
+from components import environments
 from components.naming import LIMITS, Namer
-from containers.contracts.metrics import METRIC_NAMES, OBJECTIVE_METRIC
+from containers.contracts import hyperparameters as hyperparameter_schema
+from containers.contracts.metrics import METRIC_NAMES, METRIC_SPECS, OBJECTIVE_METRIC, MetricSpec
 
-ENVIRONMENTS = ("dev", "prod", "preview")
+ENVIRONMENTS = environments.ENVIRONMENTS
 APPROVAL_MODES = ("auto", "manual")
 ENDPOINT_MODES = ("serverless", "instances")
 FEATURE_TYPES = ("Integral", "Fractional", "String")
@@ -34,10 +45,21 @@ ENVIRONMENT_DEFAULTS: Mapping[str, Mapping[str, Any]] = {
 # CloudWatch Logs accepts only these retention periods.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
                       2557, 2922, 3288, 3653)
+# AWS tagging rules (https://docs.aws.amazon.com/tag-editor/latest/userguide/tagging.html): keys
+# up to 128 and values up to 256 characters of `^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`, the set SageMaker
+# enforces and the strictest that most services share.
+TAG_KEY_MAX_LENGTH = 128
+TAG_VALUE_MAX_LENGTH = 256
+_TAG_PUNCTUATION = frozenset("_.:/=+-@")
+PULUMI_NAMESPACE = "pulumi"
+"""The engine's own settings (`pulumi:disable-default-providers`); passed through, not checked."""
+AWS_NAMESPACE = "aws"
 _NAME_RE = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
 _FEATURE_NAME_RE = re.compile(r"^[a-zA-Z0-9]([-_]*[a-zA-Z0-9]){0,63}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_HYPERPARAMETER_KEY_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_:.-]{0,255}$")
+_ISO_DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_REGION_RE = re.compile(r"[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d")
+_HYPERPARAMETER_VALUE_MAX_LENGTH = 2500  # CreateTrainingJob HyperParameters value limit
 _WEIGHT_TOLERANCE = 1e-6
 
 
@@ -75,6 +97,44 @@ def training_instance_types() -> frozenset[str]:
 
 def hosting_instance_types() -> frozenset[str]:
     return sagemaker_instance_types("ProductionVariantInstanceType")
+
+
+@functools.cache
+def aws_provider_config_keys() -> frozenset[str]:
+    """The `aws:` config keys the AWS provider reads, from the provider SDK itself.
+
+    pulumi_aws.config.vars defines one property per key (`skip_credentials_validation` reads
+    `skipCredentialsValidation`), so a provider upgrade brings its new keys along and a typo
+    such as `aws:regoin` is reported instead of silently ignored.
+    """
+    import pulumi_aws  # noqa: F401 - the package must initialise before its config module imports
+    from pulumi_aws.config import vars as provider_vars
+
+    config_class = next(value for value in vars(provider_vars).values()
+                        if isinstance(value, type) and issubclass(value, types.ModuleType) and value is not types.ModuleType)
+    return frozenset(re.sub(r"_([a-z0-9])", lambda m: m.group(1).upper(), name)
+                     for name, value in vars(config_class).items() if isinstance(value, property))
+
+
+def tag_value_problem(value: str) -> str | None:
+    """Why AWS would refuse `value` as a tag value, or None."""
+    if len(value) > TAG_VALUE_MAX_LENGTH:
+        return f"{len(value)} characters; AWS tag values hold at most {TAG_VALUE_MAX_LENGTH}"
+    refused = sorted({c for c in value if c not in _TAG_PUNCTUATION and unicodedata.category(c)[0] not in "LZN"})
+    if refused:
+        return f"AWS tag values allow letters, digits, spaces and _ . : / = + - @, not {''.join(refused)!r}"
+    return None
+
+
+def platform_tags(project: str, stack: str, environment: str, pull_request: str | None = None,
+                  expires: str | None = None) -> dict[str, str]:
+    """The tags every taggable resource carries (the provider's default tags)."""
+    tags = {"Project": project, "Environment": environment, "Stack": stack, "ManagedBy": "pulumi"}
+    if pull_request:
+        tags["PullRequest"] = pull_request
+    if expires:
+        tags["Expires"] = expires
+    return tags
 
 
 @dataclass(frozen=True)
@@ -123,6 +183,16 @@ class ModelConfig:
     retrain_schedule: str | None
     endpoint: EndpointConfig
 
+    @property
+    def objective_spec(self) -> MetricSpec:
+        """The objective metric's direction and range: `threshold` is a floor for a maximised
+        metric (register when value >= threshold) and a ceiling for a loss (value <= threshold)."""
+        return METRIC_SPECS[self.objective_metric]
+
+    def reaches_threshold(self, value: float) -> bool:
+        """Whether a trained version with this objective value may be registered."""
+        return self.objective_spec.reaches(value, self.threshold)
+
 
 @dataclass(frozen=True)
 class FeatureDefinition:
@@ -156,7 +226,7 @@ class RetentionConfig:
 class PlatformConfig:
     project: str
     stack: str
-    environment: str
+    environment: str  # always environments.environment_of(stack)
     region: str
     approval: str
     protect: bool
@@ -170,15 +240,19 @@ class PlatformConfig:
     namer: Namer = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        # The stack decides the environment; a config claiming otherwise must never be built.
+        if self.environment != environments.environment_of(self.stack):
+            raise ValueError(f"stack '{self.stack}' is {environments.environment_of(self.stack)}, "
+                             f"not {self.environment} (see components/environments.py)")
         object.__setattr__(self, "namer", Namer(self.project, self.stack))
 
     @property
     def is_prod(self) -> bool:
-        return self.environment == "prod"
+        return environments.is_production(self.stack)
 
     @property
     def auto_approve(self) -> bool:
-        return self.approval == "auto"
+        return self.approval == "auto" and not self.is_prod
 
     @property
     def force_destroy(self) -> bool:
@@ -188,19 +262,42 @@ class PlatformConfig:
     @property
     def tags(self) -> dict[str, str]:
         """The tags every taggable resource carries, applied as the provider's default tags."""
-        tags = {"Project": self.project, "Environment": self.environment, "Stack": self.stack,
-                "ManagedBy": "pulumi"}
-        if self.pull_request:
-            tags["PullRequest"] = self.pull_request
-        if self.expires:
-            tags["Expires"] = self.expires
-        return tags
+        return platform_tags(self.project, self.stack, self.environment, self.pull_request, self.expires)
 
     def model(self, name: str) -> ModelConfig:
         for model in self.models:
             if model.name == name:
                 return model
         raise KeyError(f"no model named {name!r}; configured: {[m.name for m in self.models]}")
+
+
+@dataclass(frozen=True)
+class CronField:
+    """One field of an EventBridge cron expression, as the EventBridge user guide defines it
+    (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-cron-expressions.html)."""
+
+    label: str
+    low: int
+    high: int
+    what: str  # how messages name an allowed value
+    names: tuple[str, ...] = ()  # names[i] stands for the value low + i
+    increments: bool = True  # the `/` wildcard
+    any: bool = False  # the `?` wildcard
+    forms: tuple[str, ...] = ()  # the field's own wildcards (L, W, #), as regexes over one item
+
+
+CRON_FIELDS = (
+    CronField("minute", 0, 59, "a minute (0-59)"),
+    CronField("hour", 0, 23, "an hour (0-23)"),
+    CronField("day-of-month", 1, 31, "a day of the month (1-31)", any=True,
+              forms=(r"L", r"(?P<value>[0-9]+)W")),
+    CronField("month", 1, 12, "a month (1-12 or JAN-DEC)",
+              names=("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")),
+    CronField("day-of-week", 1, 7, "a day of the week (1-7 or SUN-SAT)",
+              names=("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"), increments=False, any=True,
+              forms=(r"L", r"(?P<value>[0-9A-Z]+)L", r"(?P<value>[0-9A-Z]+)#[1-5]")),
+    CronField("year", 1970, 2199, "a year (1970-2199)"),
+)
 
 
 def validate_schedule(expression: str) -> str | None:
@@ -221,23 +318,75 @@ def validate_schedule(expression: str) -> str | None:
     if not cron:
         return "expected 'cron(min hour day-of-month month day-of-week year)' or 'rate(N unit)'"
     fields = cron.group(1).split()
-    if len(fields) != 6:
+    if len(fields) != len(CRON_FIELDS):
         return f"cron needs 6 fields (min hour day-of-month month day-of-week year), got {len(fields)}"
-    minute, hour, dom, month, dow, year = fields
-    patterns = {
-        "minute": (minute, r"(\*|[0-5]?\d)([,/-][0-5]?\d)*"),
-        "hour": (hour, r"(\*|[01]?\d|2[0-3])([,/-]([01]?\d|2[0-3]))*"),
-        "day-of-month": (dom, r"\?|L|LW|(\*|[1-9]|[12]\d|3[01])W?([,/-]([1-9]|[12]\d|3[01]))*"),
-        "month": (month, r"(\*|[1-9]|1[0-2]|[A-Z]{3})([,/-]([1-9]|1[0-2]|[A-Z]{3}))*"),
-        "day-of-week": (dow, r"\?|(\*|[1-7]|[A-Z]{3})(L|#[1-5])?([,/-]([1-7]|[A-Z]{3}))*"),
-        "year": (year, r"(\*|(19[7-9]\d|2\d{3}))([,/-](19[7-9]\d|2\d{3}))*"),
-    }
-    for label, (value, pattern) in patterns.items():
-        if not re.fullmatch(pattern, value):
-            return f"cron {label} field {value!r} is not valid"
-    if (dom == "?") == (dow == "?"):
+    for spec, text in zip(CRON_FIELDS, fields, strict=True):
+        why = _cron_field_problem(spec, text)
+        if why:
+            return f"cron {spec.label} field {text!r} is not valid: {why}"
+    day_of_month, day_of_week = fields[2], fields[4]
+    if (day_of_month == "?") == (day_of_week == "?"):
         return "cron needs '?' in exactly one of day-of-month and day-of-week"
     return None
+
+
+def _cron_field_problem(spec: CronField, text: str) -> str | None:
+    if text == "?":
+        return None if spec.any else "'?' is only for day-of-month and day-of-week"
+    items = text.split(",")
+    if "#" in text and len(items) > 1:
+        return "an expression with '#' must be the only one in its field"
+    for item in items:
+        why = _cron_item_problem(spec, item)
+        if why:
+            return why
+    return None
+
+
+def _cron_item_problem(spec: CronField, item: str) -> str | None:
+    base, slash, step = item.partition("/")
+    if slash and not spec.increments:
+        return f"'/' is not allowed in {spec.label}"
+    if slash and not (step.isdigit() and 1 <= int(step) <= spec.high):
+        return f"the increment in {item!r} must be a whole number from 1 to {spec.high}"
+    for form in spec.forms:
+        match = re.fullmatch(form, base)
+        if match:
+            value = match.groupdict().get("value")
+            if slash:
+                return f"{base!r} takes no increment"
+            return None if value is None or _cron_value(spec, value) is not None else f"{value!r} is not {spec.what}"
+    if base == "*":
+        return None
+    start, dash, end = base.partition("-")
+    for token in (start, end) if dash else (start,):
+        if _cron_value(spec, token) is None:
+            return f"{token!r} is not {spec.what}"
+    return None
+
+
+def _cron_value(spec: CronField, token: str) -> int | None:
+    if token in spec.names:
+        return spec.low + spec.names.index(token)
+    if token.isascii() and token.isdigit() and spec.low <= int(token) <= spec.high:
+        return int(token)
+    return None
+
+
+@dataclass(frozen=True)
+class Number:
+    """One numeric field of an object: its name, default and allowed range.
+
+    The field tables below (`MODEL_NUMBERS`, `ENDPOINT_NUMBERS`, ...) are read with
+    `_Reader.numbers`; a default of None means the caller supplies it (it depends on other values).
+    """
+
+    name: str
+    default: int | float | None
+    low: float
+    high: float
+    kind: type | tuple[type, ...] = int
+    required: bool = False
 
 
 class _Reader:
@@ -250,6 +399,10 @@ class _Reader:
     def problem(self, key: str, value: Any, allowed: str) -> None:
         shown = "(missing)" if value is _MISSING else repr(value)
         self.problems.append(f"{key}: got {shown}; {allowed}")
+
+    def note(self, key: str, text: str) -> None:
+        """A problem stated without the value (the value is too big, or the text names it)."""
+        self.problems.append(f"{key}: {text}")
 
     def typed(self, key: str, raw: Mapping[str, Any], name: str, kind: type | tuple[type, ...],
               default: Any = None, required: bool = False, describe: str = "") -> Any:
@@ -266,15 +419,22 @@ class _Reader:
         if not isinstance(value, kind):
             self.problem(key, value, f"expected {_type_names(kind)}")
             return default
-        return value
-
-    def bounded(self, key: str, raw: Mapping[str, Any], name: str, default: Any, low: float,
-                high: float, kind: type | tuple[type, ...] = int, required: bool = False) -> Any:
-        value = self.typed(key, raw, name, kind, default=default, required=required)
-        if value is not None and not low <= value <= high:
-            self.problem(key, value, f"must be between {low} and {high}")
+        if isinstance(value, float) and not math.isfinite(value):
+            self.problem(key, value, "expected a finite number")
             return default
         return value
+
+    def bounded(self, key: str, raw: Mapping[str, Any], spec: Number, default: Any) -> Any:
+        value = self.typed(key, raw, spec.name, spec.kind, default=default, required=spec.required)
+        if value is not None and not spec.low <= value <= spec.high:
+            self.problem(key, value, f"must be between {_plain_number(spec.low)} and {_plain_number(spec.high)}")
+            return default
+        return value
+
+    def numbers(self, key: str, raw: Mapping[str, Any], specs: tuple[Number, ...], **defaults: Any) -> dict[str, Any]:
+        """Every field of a `Number` table; `defaults` supplies or overrides defaults by name."""
+        return {spec.name: self.bounded(f"{key}.{spec.name}", raw, spec, defaults.get(spec.name, spec.default))
+                for spec in specs}
 
     def choice(self, key: str, raw: Mapping[str, Any], name: str, default: str | None,
                allowed: tuple[str, ...] | frozenset[str], required: bool = False) -> Any:
@@ -294,6 +454,10 @@ class _Missing:
 _MISSING = _Missing()
 
 
+def _plain_number(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else str(number)
+
+
 def _type_names(kind: type | tuple[type, ...]) -> str:
     kinds = kind if isinstance(kind, tuple) else (kind,)
     names = {int: "an integer", float: "a number", str: "a string", bool: "true or false",
@@ -308,47 +472,76 @@ def _sample(allowed: frozenset[str] | tuple[str, ...]) -> str:
     return f"a SageMaker instance type such as {', '.join(common)} ({len(allowed)} known to botocore)"
 
 
-def load(config: pulumi.Config | None = None, aws_config: pulumi.Config | None = None) -> PlatformConfig:
-    """Read and validate the whole platform config for the current stack."""
-    config = config or pulumi.Config()
-    aws_config = aws_config or pulumi.Config("aws")
-    return parse(
-        project=pulumi.get_project(),
-        stack=pulumi.get_stack(),
-        values=_raw_values(config),
-        region=aws_config.get("region"),
-    )
+def load() -> PlatformConfig:
+    """Read and validate the whole platform config for the current stack.
+
+    Every key the CLI passed is read (the SDK has no public way to list them; its config map is
+    the one the CLI fills), so a misspelt key or namespace is reported instead of ignored.
+    """
+    from pulumi.runtime.config import CONFIG, get_config_env
+
+    return parse_cli_config(pulumi.get_project(), pulumi.get_stack(), {**get_config_env(), **CONFIG.get()})
 
 
 _KEYS = ("environment", "approval", "protect", "models", "featureGroups", "alerting",
          "retention", "pullRequest", "expires")
 
 
-def _raw_values(config: pulumi.Config) -> dict[str, Any]:
-    """Every key of the project namespace, structured values decoded from their JSON form.
+def parse_cli_config(project: str, stack: str, config: Mapping[str, Any]) -> PlatformConfig:
+    """Validate the config as the CLI hands it to the program: {"namespace:key": text or JSON}.
 
-    All keys, not just the known ones, so that a misspelt key is reported instead of ignored.
-    The SDK has no public way to list config keys; its config map is the one the CLI fills.
+    Keys are `<project>:key` (a bare `key` is the project's), `aws:key` (the provider's own
+    settings, checked against the provider's keys) or `pulumi:key` (the engine's). Any other
+    namespace is a problem naming the likely intended one. Raises ConfigError listing every problem.
     """
-    import json
-
-    from pulumi.runtime.config import CONFIG, get_config_env
-
-    prefix = f"{config.name}:"
-    keys = {k[len(prefix):] for k in {**get_config_env(), **CONFIG.get()} if k.startswith(prefix)}
     values: dict[str, Any] = {}
-    for key in sorted(keys):
-        raw = config.get(key)
-        if raw is None:
-            continue
-        try:
-            values[key] = json.loads(raw)
-        except ValueError:
-            values[key] = raw  # plain strings such as `environment: dev`
-    return values
+    aws: dict[str, Any] = {}
+    problems = []
+    for key in sorted(config):
+        namespace, separator, name = key.partition(":")
+        if not separator:
+            namespace, name = project, key
+        why = _namespace_problem(project, namespace, name)
+        if why:
+            problems.append(f"{key}: {why}")
+        elif namespace in (project, AWS_NAMESPACE):
+            (values if namespace == project else aws)[name] = _decode(config[key])
+    try:
+        platform = parse(project, stack, values, aws.get("region"))
+    except ConfigError as error:
+        raise ConfigError(stack, problems + error.problems) from None
+    if problems:
+        raise ConfigError(stack, problems)
+    return platform
 
 
-def parse(project: str, stack: str, values: Mapping[str, Any], region: str | None) -> PlatformConfig:
+def _decode(raw: Any) -> Any:
+    """Structured values arrive as JSON text; plain strings (`environment: dev`) as themselves."""
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _namespace_problem(project: str, namespace: str, name: str) -> str | None:
+    if namespace in (project, PULUMI_NAMESPACE):
+        return None
+    if namespace == AWS_NAMESPACE:
+        known = aws_provider_config_keys()
+        if name in known:
+            return None
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        hint = f"; did you mean 'aws:{close[0]}'?" if close else ""
+        return f"not a setting of the AWS provider{hint} (its settings are listed in pulumi_aws.config)"
+    close = difflib.get_close_matches(namespace, [project, AWS_NAMESPACE], n=1, cutoff=0.5)
+    guess = f"did you mean '{close[0]}:{name}'? " if close else ""
+    return (f"unknown namespace '{namespace}'; {guess}Keys are '{project}:<key>' (or just '<key>') for the "
+            f"platform and '{AWS_NAMESPACE}:<key>' for the AWS provider")
+
+
+def parse(project: str, stack: str, values: Mapping[str, Any], region: Any) -> PlatformConfig:
     """Validate raw config values (as they appear in Pulumi.<stack>.yaml) into a PlatformConfig.
 
     Separate from `load` so tests and the offline engine can check a config without a runtime.
@@ -360,43 +553,105 @@ def parse(project: str, stack: str, values: Mapping[str, Any], region: str | Non
     for key in unknown:
         read.problem(f"{ns}:{key}", values[key], f"unknown key; known keys: {', '.join(_KEYS)}")
 
-    if not region:
+    if region is None:
         read.problem("aws:region", _MISSING, "required: the AWS region to deploy to, e.g. us-east-1")
-    elif not re.fullmatch(r"[a-z]{2}(-gov|-iso[a-z]*)?-[a-z]+-\d", region):
+    elif not isinstance(region, str) or not _REGION_RE.fullmatch(region):
         read.problem("aws:region", region, "expected an AWS region name such as us-east-1")
 
-    environment = read.choice(f"{ns}:environment", values, "environment", None, ENVIRONMENTS,
-                              required=True)
-    defaults = ENVIRONMENT_DEFAULTS.get(environment or "dev", ENVIRONMENT_DEFAULTS["dev"])
-    if environment == "preview" and not re.fullmatch(r"pr-\d+", stack):
-        read.problem(f"{ns}:environment", environment, "'preview' is only for pr-N stacks")
-    if stack.startswith("pr-") and environment not in (None, "preview"):
-        read.problem(f"{ns}:environment", environment, f"stack '{stack}' is a pull-request stack: use 'preview'")
-
+    environment = _environment(read, ns, stack, values)
+    defaults = ENVIRONMENT_DEFAULTS[environment]
+    prod = environments.is_production(stack)
     approval = read.choice(f"{ns}:approval", values, "approval", defaults["approval"], APPROVAL_MODES)
     protect = read.typed(f"{ns}:protect", values, "protect", bool, default=defaults["protect"])
-    if environment == "prod":
-        if approval == "auto":
-            read.problem(f"{ns}:approval", approval, "prod requires 'manual' approval")
-        if protect is False:
-            read.problem(f"{ns}:protect", protect, "prod stateful resources must stay protected (true)")
+    if prod and approval == "auto":
+        read.problem(f"{ns}:approval", approval, "prod requires 'manual' approval")
+    if prod and protect is False:
+        read.problem(f"{ns}:protect", protect, "prod stateful resources must stay protected (true)")
 
     namer = Namer(project, stack)
-    models = _models(read, ns, values.get("models", _MISSING), environment, namer)
+    models = _models(read, ns, values.get("models", _MISSING), prod, namer)
     feature_groups = _feature_groups(read, ns, values.get("featureGroups", []), namer)
     alerting = _alerting(read, ns, values.get("alerting", {}))
     retention = _retention(read, ns, values.get("retention", {}), defaults)
-    pull_request = read.typed(f"{ns}:pullRequest", values, "pullRequest", (str, int))
-    expires = read.typed(f"{ns}:expires", values, "expires", str)
+    pull_request, expires = _pull_request(read, ns, stack, values)
+    _check_tags(read, ns, platform_tags(project, stack, environment, pull_request, expires))
 
     if read.problems:
         raise ConfigError(stack, read.problems)
     return PlatformConfig(
         project=project, stack=stack, environment=environment, region=region, approval=approval,
         protect=protect, models=models, feature_groups=feature_groups, alerting=alerting,
-        retention=retention, pull_request=None if pull_request is None else str(pull_request),
-        expires=expires,
+        retention=retention, pull_request=pull_request, expires=expires,
     )
+
+
+def _environment(read: _Reader, ns: str, stack: str, values: Mapping[str, Any]) -> str:
+    """The stack's environment; `environment` in the file may only confirm it."""
+    actual = environments.environment_of(stack)
+    key = f"{ns}:environment"
+    declared = read.choice(key, values, "environment", None, ENVIRONMENTS)
+    if declared is None or declared == actual:
+        return actual
+    if actual == environments.PROD:
+        why = (f"stack '{stack}' is production (PRODUCTION_STACKS in components/environments.py) and always gets "
+               "the prod rules: declare 'prod' or leave the key out")
+    elif declared == environments.PROD:
+        why = (f"the stack's name decides what is production, and '{stack}' is not: to make it production, add "
+               f"'{stack}' to PRODUCTION_STACKS in components/environments.py")
+    elif declared == environments.PREVIEW:
+        why = "'preview' is only for pr-N stacks"
+    else:
+        why = f"stack '{stack}' is a pull-request stack: use 'preview'"
+    read.problem(key, declared, why)
+    return actual
+
+
+def _pull_request(read: _Reader, ns: str, stack: str, values: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """`pullRequest` and `expires`: required on pr-N stacks (deploy.py writes them), refused elsewhere."""
+    number = environments.pull_request_number(stack)
+    if number is None:
+        for name in ("pullRequest", "expires"):
+            if values.get(name) is not None:
+                read.problem(f"{ns}:{name}", values[name], f"only pull-request stacks (pr-<number>) carry it, and "
+                                                           f"'{stack}' is not one: remove it")
+        return None, None
+    pull_request = read.typed(f"{ns}:pullRequest", values, "pullRequest", (str, int), required=True,
+                              describe=f"'{number}', the pull request of stack '{stack}'")
+    if pull_request is not None and str(pull_request) != str(number):
+        read.problem(f"{ns}:pullRequest", pull_request, f"stack '{stack}' belongs to pull request {number}: use '{number}'")
+        pull_request = None
+    expires = read.typed(f"{ns}:expires", values, "expires", str, required=True,
+                         describe="the date (YYYY-MM-DD) after which the preview may be destroyed")
+    if expires is not None and not _is_iso_date(expires):
+        read.problem(f"{ns}:expires", expires, "expected an ISO date, YYYY-MM-DD")
+        expires = None
+    return (None if pull_request is None else str(pull_request)), expires
+
+
+def _is_iso_date(text: str) -> bool:
+    if not _ISO_DATE_RE.fullmatch(text):
+        return False
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+# Which setting each tag's value comes from, for the problem line.
+_TAG_SOURCES = {"Project": "project name (Pulumi.yaml)", "Stack": "stack name", "Environment": "environment",
+                "PullRequest": "pullRequest", "Expires": "expires", "ManagedBy": "ManagedBy"}
+
+
+def _check_tags(read: _Reader, ns: str, tags: Mapping[str, str]) -> None:
+    for tag, value in tags.items():
+        source = _TAG_SOURCES[tag]
+        key = f"{ns}:{source}" if source in _KEYS else source
+        if len(tag) > TAG_KEY_MAX_LENGTH:
+            read.problem(key, tag, f"AWS tag keys hold at most {TAG_KEY_MAX_LENGTH} characters")
+        why = tag_value_problem(value)
+        if why:
+            read.problem(key, value, f"becomes the {tag} tag: {why}")
 
 
 def _each_object(read: _Reader, key: str, raw: Any, required: bool) -> list[tuple[str, Mapping]]:
@@ -456,9 +711,14 @@ def _fits(namer: Namer, kind: str, purpose_for: Callable[[str], str]) -> Callabl
 MODEL_FIELDS = ("name", "trainingInstanceType", "trainingInstanceCount", "trainingVolumeGb",
                 "maxRuntimeSeconds", "hyperparameters", "objectiveMetric", "threshold",
                 "retrainSchedule", "endpoint")
+MODEL_NUMBERS = (
+    Number("trainingInstanceCount", 1, 1, 100),
+    Number("trainingVolumeGb", 10, 1, 16384),
+    Number("maxRuntimeSeconds", 3600, 60, 28 * 86400),  # SageMaker's MaxRuntimeInSeconds limit
+)
 
 
-def _models(read: _Reader, ns: str, raw: Any, environment: str | None, namer: Namer) -> tuple[ModelConfig, ...]:
+def _models(read: _Reader, ns: str, raw: Any, prod: bool, namer: Namer) -> tuple[ModelConfig, ...]:
     models = []
     seen: set[str] = set()
     items = _each_object(read, f"{ns}:models", raw, required=True)
@@ -474,62 +734,79 @@ def _models(read: _Reader, ns: str, raw: Any, environment: str | None, namer: Na
             seen.add(name)
         instance_type = read.choice(f"{key}.trainingInstanceType", item, "trainingInstanceType",
                                     "ml.m5.large", training_instance_types())
-        instance_count = read.bounded(f"{key}.trainingInstanceCount", item, "trainingInstanceCount", 1, 1, 100)
-        volume = read.bounded(f"{key}.trainingVolumeGb", item, "trainingVolumeGb", 10, 1, 16384)
-        runtime = read.bounded(f"{key}.maxRuntimeSeconds", item, "maxRuntimeSeconds", 3600, 60, 28 * 86400)
+        numbers = read.numbers(key, item, MODEL_NUMBERS)
         hyperparameters = _hyperparameters(read, f"{key}.hyperparameters", item.get("hyperparameters", {}))
         # Only a metric the training container prints can ever be found in a job's final metrics.
         metric = read.choice(f"{key}.objectiveMetric", item, "objectiveMetric", OBJECTIVE_METRIC, METRIC_NAMES)
-        threshold = read.typed(f"{key}.threshold", item, "threshold", (int, float), required=True,
-                               describe="the objective metric value a version must reach to be registered")
+        threshold = _threshold(read, f"{key}.threshold", item, METRIC_SPECS[metric])
         schedule = read.typed(f"{key}.retrainSchedule", item, "retrainSchedule", str)
         if schedule is not None:
             why = validate_schedule(schedule)
             if why:
                 read.problem(f"{key}.retrainSchedule", schedule, why)
                 schedule = None
-        endpoint = _endpoint(read, f"{key}.endpoint", item.get("endpoint", {}), environment)
+        endpoint = _endpoint(read, f"{key}.endpoint", item.get("endpoint", {}), prod)
         models.append(ModelConfig(
-            name=name or "", training_instance_type=instance_type, training_instance_count=instance_count,
-            training_volume_gb=volume, max_runtime_seconds=runtime, hyperparameters=hyperparameters,
-            objective_metric=metric, threshold=float(threshold) if threshold is not None else 0.0,
-            retrain_schedule=schedule, endpoint=endpoint,
+            name=name or "", training_instance_type=instance_type,
+            training_instance_count=numbers["trainingInstanceCount"], training_volume_gb=numbers["trainingVolumeGb"],
+            max_runtime_seconds=numbers["maxRuntimeSeconds"], hyperparameters=hyperparameters,
+            objective_metric=metric, threshold=threshold, retrain_schedule=schedule, endpoint=endpoint,
         ))
     return tuple(models)
 
 
+def _threshold(read: _Reader, key: str, raw: Mapping[str, Any], spec: MetricSpec) -> float:
+    """The objective value a version must reach: finite, within the metric's range."""
+    direction = "at least" if spec.comparison == ">=" else "at most"
+    threshold = read.typed(key, raw, "threshold", (int, float), required=True,
+                           describe=f"a version is registered when its {spec.name} is {direction} this value")
+    if threshold is None:
+        return 0.0
+    if not spec.low <= threshold <= spec.high:
+        read.problem(key, threshold, f"{spec.name} lies in {spec.describe_range()}; a version is registered when "
+                                     f"{spec.name} {spec.comparison} threshold, so pick a value in that range")
+        return 0.0
+    return float(threshold)
+
+
 def _hyperparameters(read: _Reader, key: str, raw: Any) -> Mapping[str, str]:
-    """SageMaker passes hyperparameters as strings; accept numbers in YAML and stringify them."""
+    """SageMaker passes hyperparameters as strings; accept numbers in YAML and stringify them,
+    then check them with the training container's own schema (containers/contracts)."""
     if not isinstance(raw, Mapping):
         read.problem(key, raw, "expected an object of name: value")
         return {}
     result = {}
     for name, value in raw.items():
-        if not _HYPERPARAMETER_KEY_RE.fullmatch(str(name)):
-            read.problem(f"{key}.{name}", value, "hyperparameter names are letters, digits, '_', ':', '.', '-'")
-        elif isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
             read.problem(f"{key}.{name}", value, "expected a string or a number")
-        elif len(str(value)) > 2500:
+        elif len(str(value)) > _HYPERPARAMETER_VALUE_MAX_LENGTH:
             read.problem(f"{key}.{name}", value, "SageMaker limits a hyperparameter value to 2500 characters")
         else:
             result[str(name)] = str(value)
+    for problem in hyperparameter_schema.problems_of(result):
+        read.note(key, problem)
     return dict(sorted(result.items()))
 
 
 ENDPOINT_FIELDS = ("mode", "instanceType", "instanceCount", "serverlessMemoryMb", "serverlessMaxConcurrency",
                    "variants", "autoscaling", "dataCapturePercent")
+ENDPOINT_NUMBERS = (
+    Number("instanceCount", None, 1, 100),  # default: 2 in prod, else 1
+    Number("serverlessMaxConcurrency", 5, 1, 200),
+    Number("dataCapturePercent", 100, 0, 100),
+)
 
 
-def _endpoint(read: _Reader, key: str, raw: Any, environment: str | None) -> EndpointConfig:
+def _endpoint(read: _Reader, key: str, raw: Any, prod: bool) -> EndpointConfig:
     if not isinstance(raw, Mapping):
         read.problem(key, raw, "expected an object")
         raw = {}
     _unknown_fields(read, key, raw, ENDPOINT_FIELDS)
-    prod = environment == "prod"
     mode = read.choice(f"{key}.mode", raw, "mode", "instances" if prod else "serverless", ENDPOINT_MODES)
     instance_type = read.choice(f"{key}.instanceType", raw, "instanceType",
                                 "ml.m5.large" if prod else "ml.t2.medium", hosting_instance_types())
-    count = read.bounded(f"{key}.instanceCount", raw, "instanceCount", 2 if prod else 1, 1, 100)
+    numbers = read.numbers(key, raw, ENDPOINT_NUMBERS, instanceCount=2 if prod else 1)
+    count = numbers["instanceCount"]
     if prod and mode == "serverless":
         read.problem(f"{key}.mode", mode, "prod endpoints run on instances (at least two) for availability")
     if prod and count is not None and count < 2:
@@ -538,30 +815,41 @@ def _endpoint(read: _Reader, key: str, raw: Any, environment: str | None) -> End
     if memory not in SERVERLESS_MEMORY_MB:
         read.problem(f"{key}.serverlessMemoryMb", memory, f"allowed: {', '.join(map(str, SERVERLESS_MEMORY_MB))}")
         memory = 2048
-    concurrency = read.bounded(f"{key}.serverlessMaxConcurrency", raw, "serverlessMaxConcurrency", 5, 1, 200)
-    capture = read.bounded(f"{key}.dataCapturePercent", raw, "dataCapturePercent", 100, 0, 100)
     autoscaling = _autoscaling(read, f"{key}.autoscaling", raw.get("autoscaling", {}), count or 1, prod)
     variants = _variants(read, f"{key}.variants", raw.get("variants", [{"name": "champion", "weight": 1.0}]))
     return EndpointConfig(
         mode=mode, instance_type=instance_type, instance_count=count, serverless_memory_mb=memory,
-        serverless_max_concurrency=concurrency, variants=variants, autoscaling=autoscaling,
-        data_capture_percent=capture,
+        serverless_max_concurrency=numbers["serverlessMaxConcurrency"], variants=variants, autoscaling=autoscaling,
+        data_capture_percent=numbers["dataCapturePercent"],
     )
+
+
+AUTOSCALING_NUMBERS = (
+    Number("minCapacity", None, 1, 100),  # default: the endpoint's instance count
+    Number("maxCapacity", None, 1, 100),  # default: twice that, at least 2
+    Number("targetInvocationsPerInstance", 100, 1, 100000),
+)
 
 
 def _autoscaling(read: _Reader, key: str, raw: Any, instance_count: int, prod: bool) -> AutoscalingConfig:
     if not isinstance(raw, Mapping):
         read.problem(key, raw, "expected an object with minCapacity, maxCapacity, targetInvocationsPerInstance")
         raw = {}
-    _unknown_fields(read, key, raw, ("minCapacity", "maxCapacity", "targetInvocationsPerInstance"))
-    low = read.bounded(f"{key}.minCapacity", raw, "minCapacity", instance_count, 1, 100)
-    high = read.bounded(f"{key}.maxCapacity", raw, "maxCapacity", max(instance_count * 2, 2), 1, 100)
-    target = read.bounded(f"{key}.targetInvocationsPerInstance", raw, "targetInvocationsPerInstance", 100, 1, 100000)
+    _unknown_fields(read, key, raw, tuple(spec.name for spec in AUTOSCALING_NUMBERS))
+    numbers = read.numbers(key, raw, AUTOSCALING_NUMBERS, minCapacity=instance_count,
+                           maxCapacity=max(instance_count * 2, 2))
+    low, high = numbers["minCapacity"], numbers["maxCapacity"]
     if low is not None and high is not None and low > high:
         read.problem(f"{key}.minCapacity", low, f"must not exceed maxCapacity ({high})")
     if prod and low is not None and low < 2:
         read.problem(f"{key}.minCapacity", low, "prod keeps at least 2 instances")
-    return AutoscalingConfig(low, high, target)
+    return AutoscalingConfig(low, high, numbers["targetInvocationsPerInstance"])
+
+
+VARIANT_NUMBERS = (
+    Number("weight", None, 0, 1, kind=(int, float), required=True),
+    Number("modelVersion", None, 1, 10**6),
+)
 
 
 def _variants(read: _Reader, key: str, raw: Any) -> tuple[VariantConfig, ...]:
@@ -579,9 +867,9 @@ def _variants(read: _Reader, key: str, raw: Any) -> tuple[VariantConfig, ...]:
             elif name in seen:
                 read.problem(f"{item_key}.name", name, "duplicate variant name")
             seen.add(name)
-        weight = read.bounded(f"{item_key}.weight", item, "weight", None, 0, 1, kind=(int, float), required=True)
-        version = read.bounded(f"{item_key}.modelVersion", item, "modelVersion", None, 1, 10**6)
-        variants.append(VariantConfig(name or "", float(weight) if weight is not None else 0.0, version))
+        numbers = read.numbers(item_key, item, VARIANT_NUMBERS)
+        weight = numbers["weight"]
+        variants.append(VariantConfig(name or "", float(weight) if weight is not None else 0.0, numbers["modelVersion"]))
     weights = [v.weight for v in variants]
     if variants and all(w is not None for w in weights) and abs(sum(weights) - 1.0) > _WEIGHT_TOLERANCE:
         read.problem(key, [f"{v.name}={v.weight}" for v in variants], f"weights must sum to 1, they sum to {sum(weights):g}")
@@ -646,16 +934,21 @@ def _alerting(read: _Reader, ns: str, raw: Any) -> AlertingConfig:
     return AlertingConfig(tuple(e for e in emails if isinstance(e, str)))
 
 
+RETENTION_NUMBERS = (
+    Number("modelVersionsToKeep", None, 1, 1000),  # default: per environment
+    Number("imagesToKeep", 10, 1, 1000),
+)
+
+
 def _retention(read: _Reader, ns: str, raw: Any, defaults: Mapping[str, Any]) -> RetentionConfig:
     key = f"{ns}:retention"
     if not isinstance(raw, Mapping):
         read.problem(key, raw, "expected an object")
         raw = {}
     _unknown_fields(read, key, raw, ("modelVersionsToKeep", "logRetentionDays", "imagesToKeep"))
-    keep = read.bounded(f"{key}.modelVersionsToKeep", raw, "modelVersionsToKeep", defaults["modelVersionsToKeep"], 1, 1000)
+    numbers = read.numbers(key, raw, RETENTION_NUMBERS, modelVersionsToKeep=defaults["modelVersionsToKeep"])
     days = read.typed(f"{key}.logRetentionDays", raw, "logRetentionDays", int, default=defaults["logRetentionDays"])
     if days not in LOG_RETENTION_DAYS:
         read.problem(f"{key}.logRetentionDays", days, f"CloudWatch Logs allows: {', '.join(map(str, LOG_RETENTION_DAYS))}")
         days = defaults["logRetentionDays"]
-    images = read.bounded(f"{key}.imagesToKeep", raw, "imagesToKeep", 10, 1, 1000)
-    return RetentionConfig(keep, days, images)
+    return RetentionConfig(numbers["modelVersionsToKeep"], days, numbers["imagesToKeep"])

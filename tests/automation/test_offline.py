@@ -99,3 +99,35 @@ def test_missing_stack_file_is_explained():
     result = subprocess.run([*DEPLOY, "staging", "--offline"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 3
     assert "no stack config Pulumi.staging.yaml" in result.stderr
+
+
+@pytest.mark.parametrize("line, passed", [
+    # The CLI reads a top-level value as a string first: the program gets the text as written.
+    ("x: true", "true"), ("x: True", "True"), ("x: yes", "yes"), ("x: off", "off"), ("x: 1e3", "1e3"),
+    ("x: 017", "017"), ("x: ~", ""), ("x: 'quoted'", "quoted"), ("x: .inf", ".inf"),
+    # Lists and mappings are resolved as yaml.v3 does (YAML 1.2 core schema) and passed as JSON.
+    ("x: [true, True, yes, no, on, off, y, n]", '[true, true, "yes", "no", "on", "off", "y", "n"]'),
+    ("x: [1e3, 1.0, 2.5, 0o17, 017, 0x1F, 0b11, 1_000, .5, -.5, 08]", "[1000, 1, 2.5, 15, 15, 31, 3, 1000, 0.5, -0.5, 8]"),
+    ("x: [~, null, '', 1:30, '2030-01-01', !!str 2030-01-01]", '[null, null, "", "1:30", "2030-01-01", "2030-01-01"]'),
+    ("x: {a: 1, 'b': [c]}", '{"a": 1, "b": ["c"]}'),
+])
+def test_values_reach_the_program_as_the_cli_passes_them(tmp_path, line, passed):
+    (tmp_path / "Pulumi.yaml").write_text("name: mlops-platform\nruntime: python\n")
+    (tmp_path / "Pulumi.dev.yaml").write_text(f"config:\n  mlops-platform:{line}\n")
+    config, _ = offline.load_stack_config("dev", tmp_path)
+    assert config["mlops-platform:x"] == passed
+
+
+@pytest.mark.parametrize("content, message", [
+    ("config: [a]\n", "Pulumi.dev.yaml: 'config' must be a mapping of keys to values, not a list"),
+    ("config:\n  a: 1\n  a: 2\n", "Pulumi.dev.yaml:3:3: duplicate key 'a' (first at line 2)"),
+    ("config:\n  environment: dev\n  mlops-platform:environment: dev\n",
+     "Pulumi.dev.yaml: mlops-platform:environment is set twice, as 'environment' and as 'mlops-platform:environment'"),
+    ("config:\n  x: 2030-01-01\n", "Pulumi.dev.yaml:2:6: unquoted date 2030-01-01"),
+])
+def test_malformed_stack_files_are_project_errors(tmp_path, content, message):
+    (tmp_path / "Pulumi.yaml").write_text("name: mlops-platform\nruntime: python\n")
+    (tmp_path / "Pulumi.dev.yaml").write_text(content)
+    with pytest.raises(offline.ProjectError) as error:
+        offline.load_stack_config("dev", tmp_path)
+    assert str(error.value).startswith(message)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from automation import deploy, offline, stacks
+from automation import deploy, offline, stackfile, stacks
 from components.config import ENVIRONMENT_DEFAULTS
 
 TODAY = dt.date(2030, 2, 27)
@@ -75,6 +75,69 @@ def test_an_existing_pr_config_is_kept(tmp_path):
     assert stacks.recorded_secrets_provider(path) == "passphrase"
     assert stacks.remove_pr_config(STACK, tmp_path) is True and not path.exists()
     assert stacks.remove_pr_config(STACK, tmp_path) is False
+
+
+def test_each_deploy_moves_the_expiry_and_keeps_everything_else(tmp_path):
+    """The Expires tag is "7 days after the last deploy": an existing file gets the new date and
+    nothing else changes, byte for byte (the CLI's encryptionsalt, comments, hand edits)."""
+    path = tmp_path / "Pulumi.pr-123.yaml"
+    assert stacks.ensure_pr_config(STACK, tmp_path, TODAY) is True
+    edited = path.read_text().replace("logRetentionDays: 3", "logRetentionDays: 1  # tweaked") + "encryptionsalt: v1:abc\n"
+    path.write_text(edited)
+    assert stacks.ensure_pr_config(STACK, tmp_path, TODAY + dt.timedelta(days=3)) is False
+    assert path.read_text() == edited.replace("expires: '2030-03-06'", "expires: '2030-03-09'")
+    assert stacks.ensure_pr_config(STACK, tmp_path, TODAY + dt.timedelta(days=3)) is False
+    assert yaml.safe_load(path.read_text())["config"]["mlops-platform:expires"] == "2030-03-09"
+
+
+@pytest.mark.parametrize("config, expected", [
+    # A bare key is the project's: updated where it is.
+    ("config:\n  aws:region: us-east-1\n  expires: '2030-01-01'\n",
+     "config:\n  aws:region: us-east-1\n  expires: '2030-03-06'\n"),
+    # Unquoted (an error for the program) or double-quoted: replaced by the quoted date.
+    ("config:\n  mlops-platform:expires: 2030-01-01 # old\n", "config:\n  mlops-platform:expires: '2030-03-06' # old\n"),
+    ('config:\n  mlops-platform:expires: "2030-01-01"\n', "config:\n  mlops-platform:expires: '2030-03-06'\n"),
+    # Missing: added as the first key of the config mapping, with its indentation.
+    ("# mine\nconfig:\n    aws:region: us-east-1\n", "# mine\nconfig:\n    mlops-platform:expires: '2030-03-06'\n"
+                                                  "    aws:region: us-east-1\n"),
+])
+def test_the_expiry_is_set_wherever_the_file_keeps_it(tmp_path, config, expected):
+    path = tmp_path / "Pulumi.pr-123.yaml"
+    path.write_text(config)
+    assert stacks.ensure_pr_config(STACK, tmp_path, TODAY) is False
+    assert path.read_text() == expected
+
+
+@pytest.mark.parametrize("broken", [
+    "config:\n  a: 1\n  a: 2\n",  # duplicate key
+    "config: {mlops-platform:expires: '2030-01-01'}\n",  # flow style: no line to edit
+    "config:\n  mlops-platform:expires:\n    secure: v1:abc\n",  # not a plain value
+    "- not a mapping\n",
+    "config: [\n",
+])
+def test_a_broken_pr_config_is_left_alone_for_the_preflight_to_report(tmp_path, broken):
+    """Destroying a stack whose file is broken must still work, so nothing here raises."""
+    path = tmp_path / "Pulumi.pr-123.yaml"
+    path.write_text(broken)
+    assert stacks.ensure_pr_config(STACK, tmp_path, TODAY) is False
+    assert path.read_text() == broken
+
+
+def test_the_rendered_config_keeps_the_templates_text(tmp_path):
+    rendered = stacks.render_pr_config(STACK, TODAY)
+    template = stacks.TEMPLATE.read_text()
+    comments = [line for line in template.splitlines() if line.startswith("#")]
+    assert comments and all(line in rendered.splitlines() for line in comments)
+    assert rendered.replace("  mlops-platform:pullRequest: '123'\n  mlops-platform:expires: '2030-03-06'\n", "") \
+        .endswith(template)
+
+
+def test_a_broken_template_is_a_project_error_naming_the_template(tmp_path):
+    template = tmp_path / "Pulumi.preview.yaml"
+    template.write_text(stacks.TEMPLATE.read_text() + "  mlops-platform:approval: manual\n")
+    with pytest.raises(stackfile.ProjectError) as error:
+        stacks.render_pr_config(STACK, TODAY, template)
+    assert str(error.value).startswith("Pulumi.preview.yaml:") and "duplicate key 'mlops-platform:approval'" in str(error.value)
 
 
 @pytest.fixture(scope="module")
