@@ -24,6 +24,7 @@ whoever deploys prod is not a key anyone can rotate or audit.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,10 @@ SECRETS_PROVIDER_ENV = "MLOPS_SECRETS_PROVIDER"
 DEFAULT_STATE_DIR = ".pulumi-state"
 SELF_MANAGED_SCHEMES = ("file://", "s3://", "azblob://", "gs://")
 EXAMPLE_KMS = "awskms://alias/mlops-platform-{stack}-secrets?region=us-east-1"
+# The providers `pulumi stack init --secrets-provider` accepts: "default" (Pulumi Cloud's key),
+# "passphrase", or a key service URL (https://www.pulumi.com/docs/iac/concepts/secrets/).
+SECRETS_PROVIDER_RE = re.compile(r"default|passphrase|(awskms|azurekeyvault|gcpkms|hashivault)://[!-~]+")
+MAX_SECRETS_PROVIDER = 1024
 
 
 class SetupError(Exception):
@@ -68,6 +73,20 @@ class Secrets:
 
     def describe(self) -> str:
         return f"{self.provider or 'Pulumi Cloud per-stack key'} ({self.source})"
+
+
+def secrets_provider_problem(provider: str) -> str | None:
+    """What is wrong with a secrets provider value, or None.
+
+    Checked before the value reaches the CLI as an argument: a NUL byte there is a ValueError in
+    subprocess, and a typo would otherwise be found only by `pulumi stack init`.
+    """
+    if len(provider) > MAX_SECRETS_PROVIDER:
+        return f"longer than {MAX_SECRETS_PROVIDER} characters"
+    if not SECRETS_PROVIDER_RE.fullmatch(provider):
+        return ("expected passphrase, default, or a key service URL: awskms://, azurekeyvault://, gcpkms:// or "
+                "hashivault:// followed by printable characters without spaces")
+    return None
 
 
 def pulumi_home(environ: Mapping[str, str], home: Path) -> Path:
@@ -112,6 +131,9 @@ def resolve_secrets(stack: str, production: bool, explicit: str | None, recorded
     source = "--secrets-provider"
     if not explicit and environ.get(SECRETS_PROVIDER_ENV):
         explicit, source = environ[SECRETS_PROVIDER_ENV], SECRETS_PROVIDER_ENV
+    problem = secrets_provider_problem(explicit) if explicit else None
+    if problem:
+        raise SetupError(f"{source} {explicit[:80]!r}: {problem}")
     if explicit:
         if production and explicit == "passphrase":
             raise SetupError(_production_hint(stack, "the passphrase provider is for non-production stacks only"))

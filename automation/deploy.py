@@ -9,18 +9,60 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.util
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import NoReturn
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make `automation` and `components` importable
     sys.path.insert(0, str(ROOT))
 
+from automation.exit_codes import EXIT_CODE_HELP, ExitCode  # noqa: E402  (standard library only)
+
+# What deploy.py and the program import: checked before any of it is, so a Python without them
+# gets a sentence saying how to set up instead of a ModuleNotFoundError.
+REQUIRED_MODULES = ("yaml", "pulumi", "pulumi_aws", "boto3", "botocore")
+SETUP_COMMAND = "python3 -m venv venv && venv/bin/pip install -r requirements-dev.txt"
+VENV_PYTHON = ROOT / "venv" / "bin" / "python"
+# Set before re-running under the project's venv, so a venv that lacks them too can never loop.
+REEXEC_GUARD = "MLOPS_DEPLOY_REEXEC"
+
+
+def missing_modules() -> list[str]:
+    """The required modules this Python cannot find (found, not imported: nothing runs yet)."""
+    return [name for name in REQUIRED_MODULES if importlib.util.find_spec(name) is None]
+
+
+def ensure_dependencies() -> None:
+    """Go on with this Python, re-run under the project's venv, or exit SETUP saying how to set up."""
+    missing = missing_modules()
+    if not missing:
+        os.environ.pop(REEXEC_GUARD, None)  # not for the Pulumi CLI and the program it starts
+        return
+    if REEXEC_GUARD not in os.environ and os.access(VENV_PYTHON, os.X_OK) \
+            and Path(sys.executable).absolute() != VENV_PYTHON.absolute():
+        os.environ[REEXEC_GUARD] = "1"
+        try:
+            os.execv(VENV_PYTHON, [str(VENV_PYTHON), str(Path(__file__).resolve()), *sys.argv[1:]])
+        except OSError:
+            pass  # a venv that cannot run: the sentence below says how to make one
+    print(f"deploy.py: error: this Python ({sys.executable}) lacks the project's dependencies ({', '.join(missing)} "
+          f"not found) and there is no usable venv/ to run instead; set up from the repository root with "
+          f"`{SETUP_COMMAND}` (README, Quick start), then run `venv/bin/python automation/deploy.py ...`",
+          file=sys.stderr)
+    sys.exit(ExitCode.SETUP)
+
+
+if __name__ == "__main__":
+    ensure_dependencies()
+
 from automation import offline, stacks  # noqa: E402
-from automation.backend import SECRETS_PROVIDER_ENV  # noqa: E402
-from automation.driver import EXIT_CODE_HELP, ExitCode, Operation, Request, System, real_system, run  # noqa: E402
+from automation.backend import SECRETS_PROVIDER_ENV, secrets_provider_problem  # noqa: E402
+from automation.driver import Operation, Request, System, real_system, run, shown  # noqa: E402
 from automation.report import render_plan  # noqa: E402
 
 __all__ = ["ExitCode", "build_parser", "main", "parse_request", "run_offline"]
@@ -43,14 +85,38 @@ See docs/runbook.md (1. Deployment) and docs/troubleshooting.md.
 """
 
 
+# Pulumi's own limit for stack names (pulumi/pulumi, pkg/backend/diy: "stack names are limited to
+# 100 characters"); no stack of this project can be longer, whatever else it looks like.
+MAX_STACK_NAME = 100
+# Error messages quote what was typed: escaped (no control character reaches the terminal) and cut.
+MAX_MESSAGE = 300
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but every usage error is one printable line and exit code USAGE."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(ExitCode.USAGE, f"{self.prog}: error: {_printable(message)} (`{self.prog} --help` lists the flags)\n")
+
+
+def _printable(text: str) -> str:
+    """argparse quotes unrecognized arguments verbatim: escape what cannot be shown, cut what is too long."""
+    escaped = "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+    return escaped if len(escaped) <= MAX_MESSAGE else f"{escaped[:MAX_MESSAGE]}... ({len(escaped)} characters)"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The command line. Workflows are tested against this very parser, so keep flags here only."""
+    """The command line. Workflows are tested against this very parser, so keep flags here only.
+
+    No abbreviations (`allow_abbrev=False`): `--d` must not quietly mean `--destroy`.
+    """
     exit_codes = "\n".join(f"  {code.value:>3}  {code.name.lower():<20} {EXIT_CODE_HELP[code]}" for code in ExitCode)
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="deploy.py",
         description=__doc__.split("\n\n")[0] + "\n\n" + __doc__.split("\n\n")[1],
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog=EXAMPLES + "\nexit codes:\n" + exit_codes,
+        allow_abbrev=False,
     )
     parser.add_argument("stack", metavar="ENV", help="stack to act on: dev, prod, pr-<number> (or a name with its own "
                                                      "Pulumi.<name>.yaml)")
@@ -82,10 +148,13 @@ def parse_request(argv: list[str] | None = None) -> tuple[argparse.Namespace, Re
     """Parse and cross-check the flags; argparse exits with code 2 (usage) on any mistake."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        stack = stacks.parse_stack_name(args.stack)
-    except stacks.StackNameError as error:
-        parser.error(str(error))
+    stack = _stack(parser, args.stack)
+    if args.confirm is not None and not _could_be_stack_name(args.confirm):
+        parser.error(f"--confirm {shown(args.confirm)}: not a stack name, so it can never confirm one")
+    if args.secrets_provider is not None:
+        problem = secrets_provider_problem(args.secrets_provider)
+        if problem:
+            parser.error(f"--secrets-provider {shown(args.secrets_provider)}: {problem}")
     operation: Operation = args.operation
     if args.remove and operation is not Operation.DESTROY:
         parser.error("--remove only goes with --destroy")
@@ -98,6 +167,22 @@ def parse_request(argv: list[str] | None = None) -> tuple[argparse.Namespace, Re
             parser.error("--offline uses no backend and no secrets provider")
     return args, Request(stack=stack, operation=operation, yes=args.yes, json=args.json, remove=args.remove,
                          confirm=args.confirm, secrets_provider=args.secrets_provider)
+
+
+def _could_be_stack_name(text: str) -> bool:
+    """Printable ASCII within Pulumi's length limit; the finer rules are stacks.parse_stack_name's."""
+    return 0 < len(text) <= MAX_STACK_NAME and text.isascii() and text.isprintable()
+
+
+def _stack(parser: argparse.ArgumentParser, name: str) -> stacks.StackRef:
+    """The validated stack, or a usage error that quotes the name safely."""
+    if not _could_be_stack_name(name):
+        parser.error(f"stack name {shown(name)}: expected dev, prod, pr-<number>, or a lowercase name with its own "
+                     f"Pulumi.<name>.yaml (printable ASCII, at most {MAX_STACK_NAME} characters)")
+    try:
+        return stacks.parse_stack_name(name)
+    except ValueError as error:  # StackNameError, and any other refusal of a name
+        parser.error(str(error))
 
 
 def run_offline(stack: stacks.StackRef, as_json: bool = False, work_dir: Path = ROOT,
@@ -128,7 +213,7 @@ def main(argv: list[str] | None = None, system: System | None = None) -> int:
     try:
         args, request = parse_request(argv)
     except SystemExit as exit_:  # argparse: --help (0) or a usage error (2)
-        return int(exit_.code or 0)
+        return ExitCode(exit_.code or 0)
     if args.offline:
         return run_offline(request.stack, as_json=request.json)
     return run(request, system or real_system(ROOT))

@@ -15,6 +15,7 @@ import datetime as dt
 import enum
 import json
 import re
+import subprocess
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -22,43 +23,12 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from automation import backend as backends
-from automation import stacks
+from automation import stacks, teardown
+from automation.exit_codes import ExitCode
 from automation.stacks import StackRef
+from components.environments import is_production
 
 INSTALL_HINT = "install it with `curl -fsSL https://get.pulumi.com | sh` (or see https://www.pulumi.com/docs/install/)"
-
-
-class ExitCode(enum.IntEnum):
-    """What `deploy.py` exits with. The descriptions are the `--help` epilog."""
-
-    OK = 0
-    FAILED = 1
-    USAGE = 2
-    CONFIG = 3
-    NO_CLI = 4
-    NO_AWS_CREDENTIALS = 5
-    STACK_NOT_FOUND = 6
-    CONCURRENT_UPDATE = 7
-    PROTECTED = 8
-    BACKEND = 9
-    NOT_CONFIRMED = 10
-    INTERRUPTED = 130
-
-
-EXIT_CODE_HELP: Mapping[ExitCode, str] = {
-    ExitCode.OK: "done",
-    ExitCode.FAILED: "the update ran and failed; the resources that failed are listed",
-    ExitCode.USAGE: "bad arguments or stack name",
-    ExitCode.CONFIG: "Pulumi.<ENV>.yaml missing or invalid (every problem is listed)",
-    ExitCode.NO_CLI: "the Pulumi CLI is not installed, or too old",
-    ExitCode.NO_AWS_CREDENTIALS: "no AWS credentials (or the provider rejected them)",
-    ExitCode.STACK_NOT_FOUND: "the stack does not exist in the backend yet (deploy it first)",
-    ExitCode.CONCURRENT_UPDATE: "another update of the stack is in progress (or left a lock)",
-    ExitCode.PROTECTED: "protected resources stopped a destroy or replace; nothing was forced",
-    ExitCode.BACKEND: "backend or secrets provider unusable (passphrase unset, prod without a secrets provider, no login)",
-    ExitCode.NOT_CONFIRMED: "a confirmation was refused or could not be asked (pass --yes / --confirm)",
-    ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
-}
 
 
 class Operation(enum.Enum):
@@ -98,6 +68,7 @@ class System:
 
     `create_or_select_stack` and `select_stack` have the signatures of the functions of that name
     in `pulumi.automation` (stack name, `work_dir=`, `opts=` a LocalWorkspaceOptions).
+    `aws_client(service, region)` makes a boto3 client (region None: botocore's own resolution).
     """
 
     work_dir: Path
@@ -113,6 +84,7 @@ class System:
     err: TextIO
     clock: Callable[[], float]
     today: Callable[[], dt.date]
+    aws_client: Callable[[str, str | None], Any]
 
 
 class DeployError(Exception):
@@ -125,6 +97,19 @@ class DeployError(Exception):
         self.details = list(details)
 
 
+def shown(text: str, limit: int = 60) -> str:
+    """A string from the user, safe to print on one line: quoted, escaped (repr), cut at `limit`.
+
+    Stack names, --confirm values and typed answers are echoed in messages; a control character
+    or an ANSI escape must not reach the terminal raw, and a 100,000-character argument must not
+    become a 100,000-character message.
+    """
+    if len(text) <= limit:
+        return repr(text)
+    head = repr(text[:limit])
+    return f"{head[:-1]}...{head[-1]} ({len(text)} characters)"
+
+
 # What the engine says, matched in diagnostics and in the CLI's stderr.
 PROTECTED_RE = re.compile(r"cannot be deleted because it is protected|refusing to delete protected resource|"
                           r"as it is currently marked for protection", re.IGNORECASE)
@@ -134,6 +119,8 @@ CREDENTIALS_RE = re.compile(r"no valid credential sources|NoCredentialProviders|
 BACKEND_RE = re.compile(r"passphrase must be set|incorrect passphrase|PULUMI_ACCESS_TOKEN must be set|"
                         r"getting secrets manager|failed to decrypt", re.IGNORECASE)
 URN_RE = re.compile(r"urn:pulumi:[^\s'\"`]+")
+# `pulumi stack rm` on a stack whose state still lists resources (pkg/cmd/pulumi/stack/stack_rm.go).
+STILL_HAS_RESOURCES_RE = re.compile(r"still has resources; removal rejected", re.IGNORECASE)
 
 
 def run(request: Request, system: System) -> int:
@@ -157,6 +144,8 @@ class _Driver:
         self.system = system
         self.stack = request.stack
         self.op = request.operation
+        # The stack's name decides, never a key in its file (components/environments.py).
+        self.production = is_production(self.stack.name)
         # In --json mode stdout carries the JSON only; everything for humans goes to stderr.
         self.say_to = system.err if request.json else system.out
 
@@ -171,13 +160,15 @@ class _Driver:
         config_path = stack.config_path(system.work_dir)
         if stack.is_pull_request and op.touches_aws:
             # The program (and the CLI, for aws:region) read it; `--destroy --remove` deletes it again.
-            if stacks.ensure_pr_config(stack, system.work_dir, system.today()):
+            if self._file_step(ExitCode.CONFIG, f"writing {config_path.name}",
+                               lambda: stacks.ensure_pr_config(stack, system.work_dir, system.today())):
                 self.say(f"wrote {config_path.name} from automation/templates/{stacks.TEMPLATE.name} "
                          f"(expires {stacks.expiry(system.today())})")
         elif not stack.is_pull_request and not config_path.exists():
             raise DeployError(ExitCode.CONFIG, f"no stack config {config_path.name} in {system.work_dir}: stacks are "
                                                "dev, prod, pr-<number>, or a name with its own Pulumi.<name>.yaml")
-        production = stack.name == "prod" or stacks.stack_environment(config_path) == "prod"
+        self._preflight_config(config_path)
+        production = self.production
 
         try:
             backend = backends.resolve_backend(system.environ, system.home, system.work_dir)
@@ -210,6 +201,33 @@ class _Driver:
             return ExitCode.OK
         return self._operate(handle)
 
+    # -- preflight -------------------------------------------------------------------------
+    def _preflight_config(self, config_path: Path) -> None:
+        """Read and validate the stack file as `deploy.py --offline` does, before any backend or CLI.
+
+        Only for operations that run the program: destroy, refresh and outputs of a stack whose
+        file is broken must still work. Secure values cannot be decrypted here, so problems with
+        a secret key are left to the program, which sees the real value.
+        """
+        if not self.op.runs_program:
+            return
+        from automation import offline
+        from automation.stackfile import ProjectError
+        from components.config import ConfigError, parse_cli_config
+
+        work_dir = self.system.work_dir
+        try:
+            project = offline.load_project(work_dir)
+            values, secret_keys = offline.load_stack_config(self.stack.name, work_dir, project, config_path)
+            parse_cli_config(project["name"], self.stack.name, values)
+        except ProjectError as error:
+            raise DeployError(ExitCode.CONFIG, str(error)) from None
+        except ConfigError as error:
+            problems = [p for p in error.problems if not p.startswith(tuple(secret_keys))] if secret_keys else error.problems
+            if problems:
+                raise DeployError(ExitCode.CONFIG, str(ConfigError(self.stack.name, problems)).splitlines()[0],
+                                  [f"- {p}" for p in problems]) from None
+
     # -- confirmation ----------------------------------------------------------------------
     def _confirm_destroy(self, production: bool) -> None:
         name, request = self.stack.name, self.request
@@ -225,12 +243,12 @@ class _Driver:
                                                               f"and there is no terminal to type it: pass --confirm {name}")
                 typed = self.system.prompt(f"Type the stack name ({name}) to destroy every resource in it: ").strip()
             if typed != name:
-                raise DeployError(ExitCode.NOT_CONFIRMED, f"'{typed}' is not '{name}': nothing was destroyed")
+                raise DeployError(ExitCode.NOT_CONFIRMED, f"{shown(typed)} is not '{name}': nothing was destroyed")
             return
         if request.confirm is not None:
             if request.confirm != name:
                 raise DeployError(ExitCode.NOT_CONFIRMED,
-                                  f"--confirm '{request.confirm}' is not '{name}': nothing was destroyed")
+                                  f"--confirm {shown(request.confirm)} is not '{name}': nothing was destroyed")
             return
         if request.yes:
             return
@@ -247,7 +265,7 @@ class _Driver:
     # -- the stack -------------------------------------------------------------------------
     def _open(self, options: Any, backend: backends.Backend) -> Any | None:
         """Select (or, to deploy or preview, create) the stack; None when a PR stack is already gone."""
-        from pulumi.automation import CommandError, InvalidVersionError, StackNotFoundError
+        from pulumi.automation import CommandError, StackNotFoundError
 
         create = self.op.runs_program
         opener = self.system.create_or_select_stack if create else self.system.select_stack
@@ -255,9 +273,11 @@ class _Driver:
             return opener(self.stack.name, work_dir=str(self.system.work_dir), opts=options)
         except StackNotFoundError:
             if self.op is Operation.DESTROY and self.request.remove and self.stack.is_pull_request:
-                removed = stacks.remove_pr_config(self.stack, self.system.work_dir)
+                config_name = self.stack.config_path(self.system.work_dir).name
+                removed = self._file_step(ExitCode.FAILED, f"deleting {config_name}",
+                                          lambda: stacks.remove_pr_config(self.stack, self.system.work_dir))
                 self.say(f"stack '{self.stack.name}' does not exist in {backend.describe()}: nothing to destroy"
-                         + (f"; removed {self.stack.config_path(self.system.work_dir).name}" if removed else ""))
+                         + (f"; removed {config_name}" if removed else ""))
                 if self.request.json:
                     print("{}", file=self.system.out)
                 return None
@@ -265,13 +285,10 @@ class _Driver:
                               f"stack '{self.stack.name}' does not exist in {backend.describe()}: deploy it first "
                               f"(`deploy.py {self.stack.name}`), or point PULUMI_BACKEND_URL at the backend that "
                               "holds it") from None
-        except FileNotFoundError:
-            raise DeployError(ExitCode.NO_CLI, f"the Pulumi CLI could not be started: {INSTALL_HINT}") from None
-        except InvalidVersionError as error:
-            raise DeployError(ExitCode.NO_CLI,
-                              f"the Pulumi CLI is too old for this SDK ({error}): {INSTALL_HINT}") from None
         except CommandError as error:
             raise self._classify(error, _Progress(self.say_to, self.system.clock, planning=True)) from None
+        except _cli_start_failures() as error:
+            raise _cli_unusable(error) from None
 
     def _operate(self, handle: Any) -> int:
         op, name = self.op, self.stack.name
@@ -299,14 +316,44 @@ class _Driver:
             result = self._run_step("refresh", handle.refresh, planning=False)
             outputs = self._call(handle.outputs, None)
         else:
-            self._run_step("destroy", handle.destroy, planning=False)
-            if self.request.remove:
-                self._remove(handle)
-            if self.request.json:
-                self._print_outputs({})  # scripts always get a JSON document
-            return ExitCode.OK
+            return self._destroy(handle)
         self._print_outputs(outputs)
         return ExitCode.OK
+
+    def _destroy(self, handle: Any) -> int:
+        """Empty what SageMaker would not let Pulumi delete (never in prod), destroy, then maybe remove."""
+        if not self.production:
+            self._empty_model_package_groups(handle)
+        self._run_step("destroy", handle.destroy, planning=False)
+        if self.request.remove:
+            self._remove(handle)
+        if self.request.json:
+            self._print_outputs({})  # scripts always get a JSON document
+        return ExitCode.OK
+
+    def _empty_model_package_groups(self, handle: Any) -> None:
+        """Delete the model versions in the groups this stack exported, so its destroy can delete the groups.
+
+        Reads the groups from the stack's own outputs (teardown.owned_groups keeps only names with
+        the stack's prefix) and the region from its `aws:region` config; nothing is called in AWS
+        when the stack exported no group (never deployed, or deployed before the registry existed).
+        """
+        name = self.stack.name
+        outputs = self._call(handle.outputs, None) or {}
+        groups = teardown.owned_groups(name, {key: _plain(value) for key, value in outputs.items()})
+        if not groups:
+            return
+        region = self._call(handle.get_config, None, f"reading aws:region of stack '{name}'", key="aws:region").value
+        self.say(f"Emptying {len(groups)} model package group(s) of stack '{name}' in {region} before destroy...")
+        try:
+            sagemaker = teardown.connect(self.system.aws_client, region)
+            for emptied in teardown.empty_model_package_groups(name, groups, sagemaker):
+                self.say(f"  {emptied.describe()}")
+        except teardown.TeardownError as error:
+            raise DeployError(ExitCode.TEARDOWN, f"{error}; nothing was destroyed. The deploying identity needs "
+                                                 "sagemaker:DescribeModelPackageGroup, sagemaker:ListModelPackages and "
+                                                 "sagemaker:DeleteModelPackage on this stack's groups (docs/runbook.md, "
+                                                 "Teardown); run the same command again once it has them") from None
 
     STEP_LABELS = {"preview": "Previewing", "up": "Updating", "refresh": "Refreshing", "destroy": "Destroying"}
 
@@ -325,25 +372,44 @@ class _Driver:
                     self.say(f"  {urn}")
         return result
 
-    def _call(self, method: Callable[..., Any], progress: _Progress | None, **kwargs: Any) -> Any:
+    def _call(self, method: Callable[..., Any], progress: _Progress | None, action: str | None = None,
+              **kwargs: Any) -> Any:
+        """Run one Automation API call; its failures become DeployErrors (`action` names it in them)."""
         from pulumi.automation import CommandError
 
         try:
             return method(**kwargs)
         except CommandError as error:  # ConcurrentUpdateError and the rest: see _classify
-            raise self._classify(error, progress or _Progress(self.say_to, self.system.clock, True)) from None
+            raise self._classify(error, progress or _Progress(self.say_to, self.system.clock, True), action) from None
+        except _cli_start_failures() as error:  # the CLI binary vanished or broke since the stack was opened
+            raise _cli_unusable(error) from None
+
+    def _file_step(self, code: ExitCode, action: str, step: Callable[[], Any]) -> Any:
+        """Write or delete a generated stack file; an OS refusal or a malformed file (the PR template,
+        an existing Pulumi.pr-N.yaml) is one line, never a traceback."""
+        from automation.stackfile import ProjectError
+
+        try:
+            return step()
+        except ProjectError as error:
+            raise DeployError(ExitCode.CONFIG, f"{action} failed: {error}") from None
+        except OSError as error:
+            raise DeployError(code, f"{action} in {self.system.work_dir} failed: {_one_line(error)}; fix the "
+                                    "file's permissions (or delete it by hand) and run the same command again") from None
 
     def _remove(self, handle: Any) -> None:
         """Remove the destroyed stack from the backend; a pr-N stack's generated config goes too."""
-        name = self.stack.name
+        name, config_name = self.stack.name, self.stack.config_path(self.system.work_dir).name
+        action = f"removing stack '{name}' from the backend (its resources are destroyed)"
         if self.stack.is_pull_request:
-            handle.workspace.remove_stack(name)
-            stacks.remove_pr_config(self.stack, self.system.work_dir)
-            self.say(f"Removed stack '{name}' and {self.stack.config_path(self.system.work_dir).name}.")
+            self._call(handle.workspace.remove_stack, None, action, stack_name=name)
+            self._file_step(ExitCode.FAILED, f"deleting {config_name}",
+                            lambda: stacks.remove_pr_config(self.stack, self.system.work_dir))
+            self.say(f"Removed stack '{name}' and {config_name}.")
         else:
             # Committed stack files are source: keep them, so the stack can be deployed again.
-            handle.workspace.remove_stack(name, preserve_config=True)
-            self.say(f"Removed stack '{name}' from the backend; {self.stack.config_path(self.system.work_dir).name} stays.")
+            self._call(handle.workspace.remove_stack, None, action, stack_name=name, preserve_config=True)
+            self.say(f"Removed stack '{name}' from the backend; {config_name} stays.")
 
     # -- errors ----------------------------------------------------------------------------
     def _concurrent_message(self) -> str:
@@ -351,11 +417,15 @@ class _Driver:
         return (f"another update of stack '{name}' is in progress: wait for it to finish; if none is running, an "
                 f"interrupted one left its lock: `pulumi cancel --stack {name}` releases it (docs/troubleshooting.md)")
 
-    def _classify(self, error: Exception, progress: _Progress) -> DeployError:
-        """Map a CommandError (and the engine events seen before it) to what the user must do."""
+    def _classify(self, error: Exception, progress: _Progress, action: str | None = None) -> DeployError:
+        """Map a CommandError (and the engine events seen before it) to what the user must do.
+
+        `action` names what failed ("removing stack 'x' ..."); by default the operation itself.
+        """
         from pulumi.automation import ConcurrentUpdateError, StackNotFoundError
 
         name = self.stack.name
+        action = action or f"{self.op.value} of stack '{name}'"
         if isinstance(error, ConcurrentUpdateError):
             return DeployError(ExitCode.CONCURRENT_UPDATE, self._concurrent_message())
         if isinstance(error, StackNotFoundError):
@@ -368,7 +438,7 @@ class _Driver:
             urns = [urn for urn, message in progress.errors if urn and PROTECTED_RE.search(message)]
             urns = urns or sorted(set(URN_RE.findall("\n".join(m for m in [*messages, stderr] if PROTECTED_RE.search(m)))))
             return DeployError(ExitCode.PROTECTED,
-                               f"{self.op.value} of stack '{name}' stopped: {len(urns) or 'some'} protected "
+                               f"{action} stopped: {len(urns) or 'some'} protected "
                                "resource(s) cannot be deleted, and this driver never forces it",
                                [*urns, *_unprotect_hint(name)])
         config_problem = next((m for m in [*messages, stderr] if CONFIG_PROBLEMS_RE.search(m)), None)
@@ -382,16 +452,19 @@ class _Driver:
         if BACKEND_RE.search(text):
             return DeployError(ExitCode.BACKEND,
                                f"the backend or secrets provider refused stack '{name}': {_first_line(BACKEND_RE, text)}")
+        if STILL_HAS_RESOURCES_RE.search(text):
+            return DeployError(ExitCode.FAILED, f"{action} failed: the backend still records resources in it, so it "
+                                                f"refused; run `deploy.py {name} --destroy --remove` again (never "
+                                                "`pulumi stack rm --force`: whatever still exists in AWS would be "
+                                                "tracked by nothing)")
         if progress.failed:
             details = []
             for urn, reasons in progress.failed.items():
                 reason = next((r for r in reasons if r), "failed")
                 details.append(f"{_urn_type(urn)} {_urn_name(urn)}: {reason.splitlines()[0]}")
-            return DeployError(ExitCode.FAILED,
-                               f"{self.op.value} of stack '{name}' failed: {len(progress.failed)} resource(s) failed",
-                               details)
+            return DeployError(ExitCode.FAILED, f"{action} failed: {len(progress.failed)} resource(s) failed", details)
         reason = messages[0].splitlines()[0] if messages else _last_line(stderr) or "see the output above"
-        return DeployError(ExitCode.FAILED, f"{self.op.value} of stack '{name}' failed: {reason}")
+        return DeployError(ExitCode.FAILED, f"{action} failed: {reason}")
 
     # -- output ----------------------------------------------------------------------------
     def _print_outputs(self, outputs: Mapping[str, Any] | None) -> None:
@@ -527,6 +600,40 @@ def _urn_type(urn: str) -> str:
     return parts[2].rsplit("$", 1)[-1] if len(parts) >= 4 else "resource"
 
 
+# How LocalWorkspace's CLI check fails. Creating a workspace runs `pulumi version` through
+# subprocess.check_output, decodes it as UTF-8 and checks it with semver against the SDK's minimum
+# (pulumi/automation/_cmd.py, PulumiCommand.__init__ and _parse_and_validate_pulumi_version;
+# unparseable versions become InvalidVersionError there). The SDK sets no timeout on that call.
+# The first matching row wins, so subclasses come before their bases.
+CLI_START_FAILURES: tuple[tuple[str, str], ...] = (
+    ("InvalidVersionError", "the Pulumi CLI fails the Automation API's version check: {error}"),
+    ("CalledProcessError", "`pulumi version` failed with exit code {error.returncode}: the installed CLI is broken"),
+    ("TimeoutExpired", "`pulumi version` did not answer within {error.timeout} s"),
+    ("SubprocessError", "`pulumi version` could not be run: {error}"),
+    ("UnicodeDecodeError", "`pulumi version` printed something that is not a version (not UTF-8 text)"),
+    ("OSError", "the Pulumi CLI could not be started ({error})"),
+)
+
+
+def _cli_start_failures() -> tuple[type[BaseException], ...]:
+    """The exception types of CLI_START_FAILURES (the SDK is imported only when the CLI is about to run)."""
+    from pulumi.automation import InvalidVersionError
+
+    return (InvalidVersionError, subprocess.SubprocessError, UnicodeDecodeError, OSError)
+
+
+def _cli_unusable(error: BaseException) -> DeployError:
+    """One line (exit code NO_CLI) for a CLI that cannot be started or fails its version check."""
+    kinds = {cls.__name__ for cls in type(error).__mro__}
+    template = next(template for kind, template in CLI_START_FAILURES if kind in kinds)
+    return DeployError(ExitCode.NO_CLI, f"{_one_line(template.format(error=error))}: {INSTALL_HINT}")
+
+
+def _one_line(text: object) -> str:
+    """Whatever an exception says, on one line (its own newlines and runs of spaces collapsed)."""
+    return " ".join(str(text).split())
+
+
 def _stderr_of(error: Exception) -> str:
     """CommandError keeps only str(CommandResult): "\\n code: N\\n stdout: ...\\n stderr: ..."."""
     text = str(error)
@@ -569,6 +676,7 @@ def real_system(work_dir: Path) -> System:
         err=sys.stderr,
         clock=time.monotonic,
         today=stacks.today_utc,
+        aws_client=aws_client,
     )
 
 
@@ -578,6 +686,19 @@ def _prompt_on_stderr(question: str) -> str:
 
     print(question, end="", file=sys.stderr, flush=True)
     return sys.stdin.readline()
+
+
+def aws_client(service: str, region: str | None) -> Any:
+    """A boto3 client from the default credential chain, retrying throttling with backoff.
+
+    botocore's "standard" retry mode retries throttling and transient errors with exponential
+    backoff (https://boto3.amazonaws.com/v1/documentation/api/latest/guide/retries.html); a
+    teardown that still fails after that stops before anything is destroyed.
+    """
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(service, region_name=region, config=Config(retries={"mode": "standard", "total_max_attempts": 8}))
 
 
 def has_aws_credentials() -> bool:

@@ -12,19 +12,26 @@ cannot prove is that the CLI really behaves like that: docs/troubleshooting.md s
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pulumi.automation import (
     CommandResult,
+    ConfigValue,
     DestroyResult,
     EngineEvent,
     LocalWorkspaceOptions,
@@ -85,6 +92,9 @@ class FakeWorkspace:
 
     def remove_stack(self, stack_name: str, **kwargs: Any) -> None:
         self.automation.calls.append(("remove_stack", stack_name, kwargs))
+        error = self.automation.errors.get("remove_stack")
+        if error is not None:
+            raise error
         self.automation.backend.discard(stack_name)
 
 
@@ -99,6 +109,8 @@ class FakeStack:
     def _operate(self, op: str, kwargs: dict[str, Any]) -> None:
         recorded = {k: v for k, v in kwargs.items() if k != "on_event"}
         self.automation.calls.append((op, self.name, recorded))
+        if op in self.automation.hooks:  # a test's stand-in for what the engine finds when it runs
+            self.automation.hooks[op]()
         for event in self.automation.events.get(op, []):
             kwargs["on_event"](event)
         error = self.automation.errors.get(op)
@@ -128,6 +140,15 @@ class FakeStack:
             raise error
         return self.automation.outputs
 
+    def get_config(self, key: str, *, path: bool = False) -> ConfigValue:
+        """What `pulumi config get KEY --json` answers: the value in the stack's file, or the CLI's error."""
+        self.automation.calls.append(("get_config", self.name, {"key": key}))
+        stack_file = Path(self.automation.work_dir) / f"Pulumi.{self.name}.yaml"
+        config = (yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}
+        if key not in config:
+            raise cli_error(f"error: configuration key '{key}' not found for stack '{self.name}'")
+        return ConfigValue(value=str(config[key]), secret=False)
+
 
 class FakeAutomation:
     """Stands in for pulumi.automation's create_or_select_stack / select_stack and a backend."""
@@ -138,17 +159,20 @@ class FakeAutomation:
         self.opened: list[tuple[str, str, LocalWorkspaceOptions]] = []
         self.events: dict[str, list[EngineEvent]] = {}
         self.errors: dict[str, BaseException] = {}
+        self.hooks: dict[str, Callable[[], None]] = {}
         self.outputs = {"environment": OutputValue("dev", False), "data_bucket": OutputValue("mlops-dev-data", False),
                         "token": OutputValue("s3cr3t", True)}
         self.preview_changes = {"create": 2, "same": 15}
 
     def create_or_select_stack(self, stack_name: str, work_dir: str, opts: LocalWorkspaceOptions) -> FakeStack:
+        self.work_dir = work_dir
         self.calls.append(("create_or_select_stack", stack_name, {"work_dir": work_dir}))
         self.opened.append((stack_name, work_dir, opts))
         self.backend.add(stack_name)
         return FakeStack(self, stack_name)
 
     def select_stack(self, stack_name: str, work_dir: str, opts: LocalWorkspaceOptions) -> FakeStack:
+        self.work_dir = work_dir
         self.calls.append(("select_stack", stack_name, {"work_dir": work_dir}))
         self.opened.append((stack_name, work_dir, opts))
         if stack_name not in self.backend:
@@ -181,9 +205,14 @@ def project(tmp_path: Path) -> Path:
 PASSPHRASE_ENV = {"PULUMI_CONFIG_PASSPHRASE": "test"}
 
 
+def no_aws_client(service: str, region: str | None) -> Any:
+    """The default AWS client factory of these tests: a test that reaches AWS must say which client."""
+    raise AssertionError(f"unexpected AWS client: {service} in {region}")
+
+
 def make_system(project: Path, automation: FakeAutomation, *, environ: dict[str, str] | None = None,
                 interactive: bool = False, answers: list[str] | None = None, cli: bool = True,
-                aws: bool = True) -> System:
+                aws: bool = True, aws_client: Any = no_aws_client) -> System:
     answers = list(answers or [])
     system = System(
         work_dir=project,
@@ -199,6 +228,7 @@ def make_system(project: Path, automation: FakeAutomation, *, environ: dict[str,
         err=io.StringIO(),
         clock=Clock(),
         today=lambda: TODAY,
+        aws_client=aws_client,
     )
     system.prompts = []  # type: ignore[attr-defined]
     return system
@@ -324,8 +354,9 @@ def test_pr_destroy_remove_destroys_then_removes_the_stack_and_its_config(projec
 
     assert run(request("pr-123", Operation.DESTROY, yes=True, remove=True), system) == ExitCode.OK
 
-    assert automation.ops() == ["select_stack", "destroy", "remove_stack"]
-    assert automation.calls[2] == ("remove_stack", "pr-123", {})
+    # outputs: the teardown looks for model package groups to empty (this stack exported none).
+    assert automation.ops() == ["select_stack", "outputs", "destroy", "remove_stack"]
+    assert automation.calls[3] == ("remove_stack", "pr-123", {})
     assert not (project / "Pulumi.pr-123.yaml").exists()
     assert automation.backend == set()
     assert "Removed stack 'pr-123' and Pulumi.pr-123.yaml." in system.out.getvalue()
@@ -349,6 +380,65 @@ def test_removing_dev_keeps_its_committed_config(project):
     assert run(request("dev", Operation.DESTROY, yes=True, remove=True), system) == ExitCode.OK
     assert automation.calls[-1] == ("remove_stack", "dev", {"preserve_config": True})
     assert (project / "Pulumi.dev.yaml").exists()
+
+
+REMOVING = "removing stack 'pr-123' from the backend (its resources are destroyed)"
+
+
+@pytest.mark.parametrize("stderr, code, message", [
+    ("error: 'pr-123' still has resources; removal rejected; pass --force to override", ExitCode.FAILED,
+     f"{REMOVING} failed: the backend still records resources in it, so it refused; run `deploy.py pr-123 --destroy "
+     "--remove` again (never `pulumi stack rm --force`: whatever still exists in AWS would be tracked by nothing)"),
+    ("error: [409] Conflict: Another update is currently in progress.", ExitCode.CONCURRENT_UPDATE,
+     "another update of stack 'pr-123' is in progress"),
+    ("error: getting secrets manager: passphrase must be set with PULUMI_CONFIG_PASSPHRASE", ExitCode.BACKEND,
+     "the backend or secrets provider refused stack 'pr-123': getting secrets manager: passphrase must be set"),
+    ("error: could not remove stack: blob (key \".pulumi/stacks/mlops-platform/pr-123.json\") (code=Unknown): "
+     "AccessDenied: Access Denied\n\tstatus code: 403", ExitCode.FAILED,
+     f"{REMOVING} failed: status code: 403"),
+], ids=["still-has-resources", "locked", "secrets", "backend-refuses"])
+def test_a_failed_stack_removal_is_one_line_and_keeps_the_config(project, stderr, code, message):
+    automation = FakeAutomation(backend={"pr-123"})
+    automation.errors["remove_stack"] = cli_error(stderr)
+    (project / "Pulumi.pr-123.yaml").write_text(stacks.render_pr_config(stacks.parse_stack_name("pr-123"), TODAY))
+    system = make_system(project, automation)
+
+    assert run(request("pr-123", Operation.DESTROY, yes=True, remove=True), system) == code
+
+    err = system.err.getvalue()
+    assert err.startswith(f"error: {message}") and err.count("\n") == 1 and "Traceback" not in err
+    assert automation.ops()[-2:] == ["destroy", "remove_stack"]
+    assert (project / "Pulumi.pr-123.yaml").exists()  # the next run needs it to remove the stack
+
+
+@pytest.mark.parametrize("deployed", [True, False], ids=["after-destroy", "never-deployed"])
+def test_a_pr_config_that_cannot_be_deleted_is_one_line(project, monkeypatch, deployed):
+    """What Path.unlink raises when the file cannot go (read-only checkout, another process): as root on
+    this machine permissions cannot make it fail, so the double raises it."""
+    def refuse(stack: stacks.StackRef, work_dir: Path) -> bool:
+        raise PermissionError(13, "Permission denied", str(stack.config_path(work_dir)))
+
+    monkeypatch.setattr(stacks, "remove_pr_config", refuse)
+    automation = FakeAutomation(backend={"pr-123"} if deployed else set())
+    system = make_system(project, automation)
+
+    assert run(request("pr-123", Operation.DESTROY, yes=True, remove=True), system) == ExitCode.FAILED
+
+    path = project / "Pulumi.pr-123.yaml"
+    assert system.err.getvalue() == (
+        f"error: deleting Pulumi.pr-123.yaml in {project} failed: [Errno 13] Permission denied: '{path}'; fix the "
+        "file's permissions (or delete it by hand) and run the same command again\n")
+
+
+def test_a_pr_config_that_cannot_be_written_is_a_config_error(project):
+    """A dangling symlink where the file goes: exists() is False, and writing through it fails (for root too)."""
+    (project / "Pulumi.pr-5.yaml").symlink_to(project / "no-such-dir" / "Pulumi.pr-5.yaml")
+    automation = FakeAutomation()
+    system = make_system(project, automation)
+    assert run(request("pr-5", Operation.PREVIEW), system) == ExitCode.CONFIG
+    err = system.err.getvalue()
+    assert "Pulumi.pr-5.yaml" in err and err.count("\n") == 1 and "Traceback" not in err
+    assert automation.calls == []
 
 
 # -- destroy safety ---------------------------------------------------------------------------
@@ -383,12 +473,41 @@ def test_prod_destroy_runs_with_yes_and_the_name(project, flags, answers):
     assert automation.opened[0][2].secrets_provider == KMS
 
 
-def test_a_stack_whose_config_says_prod_is_guarded_like_prod(project):
+def test_a_stack_marked_production_in_components_environments_gets_the_prod_rules(project, monkeypatch):
+    """The one documented place (PRODUCTION_STACKS) decides which stacks get the prod rules."""
+    from components import environments
+
     shutil.copy(project / "Pulumi.prod.yaml", project / "Pulumi.live.yaml")
+    monkeypatch.setattr(environments, "PRODUCTION_STACKS", frozenset({"prod", "live"}))
     automation = FakeAutomation(backend={"live"})
+    system = make_system(project, automation)
+
+    assert run(request("live", Operation.DESTROY, yes=True), system) == ExitCode.BACKEND  # no passphrase for prod
+    assert "stack 'live': production stacks need an explicit secrets provider" in system.err.getvalue()
     system = make_system(project, automation)
     assert run(request("live", Operation.DESTROY, yes=True, secrets_provider=KMS), system) == ExitCode.NOT_CONFIRMED
     assert "pass --confirm live" in system.err.getvalue()
+    assert automation.calls == []
+
+
+def test_a_stack_file_saying_prod_does_not_make_a_stack_production(project):
+    """`environment: prod` in a non-production stack's file no longer buys (or dodges) the prod rules.
+
+    Such a file is a config error, reported by the stack file validation (exit 3) when it runs
+    before the driver; where it does not, the stack is treated as what its name says: dev.
+    """
+    shutil.copy(project / "Pulumi.prod.yaml", project / "Pulumi.live.yaml")
+    automation = FakeAutomation(backend={"live"})
+    system = make_system(project, automation)
+    code = run(request("live", Operation.DESTROY, yes=True), system)
+    err = system.err.getvalue()
+    assert "production" not in err and "--confirm" not in err
+    if code == ExitCode.CONFIG:
+        assert automation.calls == []
+    else:
+        assert code == ExitCode.OK
+        assert automation.opened[0][2].secrets_provider == "passphrase"  # a dev stack's default, never prod's
+        assert automation.ops() == ["select_stack", "outputs", "destroy"]
 
 
 def test_dev_destroy_asks_on_a_terminal_and_refuses_without_one(project):
@@ -399,7 +518,7 @@ def test_dev_destroy_asks_on_a_terminal_and_refuses_without_one(project):
     silent = make_system(project, automation)
     assert run(request("dev", Operation.DESTROY), silent) == ExitCode.NOT_CONFIRMED
     assert silent.err.getvalue() == "error: pass --yes to destroy stack 'dev' (no terminal to confirm on)\n"
-    assert automation.ops() == ["select_stack", "destroy"]
+    assert automation.ops() == ["select_stack", "outputs", "destroy"]
 
 
 def test_protected_resources_are_explained_never_forced(project):
@@ -447,15 +566,74 @@ def test_missing_cli_is_reported_with_the_install_hint(project):
     assert automation.calls == []
 
 
-def test_the_real_automation_api_without_a_cli_maps_to_the_same_exit_code(project, monkeypatch):
-    """No double here: pulumi.automation itself, whose LocalWorkspace fails to run `pulumi version`."""
+INSTALL = "install it with `curl -fsSL https://get.pulumi.com | sh` (or see https://www.pulumi.com/docs/install/)"
+SH = "#!/bin/sh\n"
+
+
+@pytest.mark.parametrize("pulumi, mode, message", [
+    (None, None, "the Pulumi CLI could not be started ([Errno 2] No such file or directory: 'pulumi')"),
+    (SH + "echo 'panic: runtime error' >&2; exit 2\n", 0o755, "`pulumi version` failed with exit code 2: the "
+                                                              "installed CLI is broken"),
+    (SH + "echo v3\n", 0o755, "the Pulumi CLI fails the Automation API's version check: Could not parse the Pulumi CLI "
+                              "version. This is probably an internal error. If you are sure you have the correct "
+                              "version, set PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK=true."),
+    (SH + "echo v2.25.2\n", 0o755, "the Pulumi CLI fails the Automation API's version check: Minimum version "
+                                   "requirement failed. The minimum CLI version requirement is 3.1.0, your current "
+                                   "CLI version is 2.25.2. Please update the Pulumi CLI."),
+    (SH + "echo v4.0.0\n", 0o755, "the Pulumi CLI fails the Automation API's version check: Major version mismatch."),
+    (SH + "printf 'v3.\\377\\n'\n", 0o755, "`pulumi version` printed something that is not a version (not UTF-8 "
+                                            "text)"),
+    (SH + "echo v3.200.0\n", 0o644, "the Pulumi CLI could not be started ([Errno 13] Permission denied: 'pulumi')"),
+    ("\x7fELF\x02garbage, not a program for this machine", 0o755, "the Pulumi CLI could not be started ([Errno 8] "
+                                                                 "Exec format error: 'pulumi')"),
+    ("#!/nonexistent/interpreter\n", 0o755, "the Pulumi CLI could not be started ([Errno 2] No such file or "
+                                            "directory: 'pulumi')"),
+], ids=["missing", "exits-non-zero", "unparseable-version", "too-old", "major-too-new", "not-utf8",
+        "not-executable", "not-a-program", "broken-interpreter"])
+def test_every_way_the_clis_version_check_fails_is_exit_4_in_one_line(project, monkeypatch, pulumi, mode, message):
+    """No double: pulumi.automation's own LocalWorkspace runs `pulumi version` on a `pulumi` made for
+    each case (PATH holds nothing else), and raises whatever the SDK raises for it."""
     from pulumi import automation as auto
 
+    bin_dir = project / "bin"
+    bin_dir.mkdir()
+    if pulumi is not None:
+        (bin_dir / "pulumi").write_bytes(pulumi.encode("latin-1"))
+        (bin_dir / "pulumi").chmod(mode)
+    monkeypatch.setenv("PATH", str(bin_dir))
+    monkeypatch.delenv("PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK", raising=False)
     system = make_system(project, FakeAutomation())
     system.select_stack = auto.select_stack
-    monkeypatch.setenv("PATH", str(project))  # whatever the machine has, no `pulumi` can be found
+
     assert run(request("dev", Operation.OUTPUTS), system) == ExitCode.NO_CLI
-    assert system.err.getvalue().startswith("error: the Pulumi CLI could not be started: install it with")
+
+    err = system.err.getvalue()
+    assert err.startswith(f"error: {message}") and err.endswith(f": {INSTALL}\n")
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_version_check_that_never_answers_is_exit_4(project):
+    """The SDK passes no timeout to `pulumi version` (so it cannot raise TimeoutExpired today); should it
+    ever, the driver's table covers it: the double raises what subprocess would."""
+    automation = FakeAutomation()
+    system = make_system(project, automation)
+
+    def hangs(*args: Any, **kwargs: Any) -> Any:
+        raise subprocess.TimeoutExpired(["pulumi", "version"], 30)
+
+    system.create_or_select_stack = hangs
+    assert run(request("dev", Operation.PREVIEW), system) == ExitCode.NO_CLI
+    assert system.err.getvalue() == f"error: `pulumi version` did not answer within 30 s: {INSTALL}\n"
+
+
+def test_a_cli_that_breaks_after_the_stack_is_opened_is_exit_4(project):
+    """Every later command starts the binary again (subprocess.Popen): OSError there is the same failure."""
+    automation = FakeAutomation()
+    automation.errors["up"] = PermissionError(13, "Permission denied", "pulumi")
+    system = make_system(project, automation)
+    assert run(request("dev", yes=True), system) == ExitCode.NO_CLI
+    assert system.err.getvalue() == (f"error: the Pulumi CLI could not be started ([Errno 13] Permission denied: "
+                                     f"'pulumi'): {INSTALL}\n")
 
 
 def test_deploy_py_without_the_cli_exits_4(tmp_path):
@@ -465,6 +643,77 @@ def test_deploy_py_without_the_cli_exits_4(tmp_path):
     assert result.returncode == ExitCode.NO_CLI == 4
     assert result.stderr.startswith("error: the Pulumi CLI is not installed (no `pulumi` on PATH)")
     assert result.stdout == ""
+
+
+# -- a Python without the dependencies --------------------------------------------------------
+# `python -I -S` is this very interpreter without site-packages: none of the project's
+# dependencies (the system /usr/bin/python3 here has PyYAML from Debian, so it would not do).
+BARE_PYTHON = [sys.executable, "-I", "-S"]
+SETUP_LINE = ("deploy.py: error: this Python ({python}) lacks the project's dependencies (yaml, pulumi, pulumi_aws, "
+              "boto3, botocore not found) and there is no usable venv/ to run instead; set up from the repository "
+              "root with `python3 -m venv venv && venv/bin/pip install -r requirements-dev.txt` (README, Quick start), "
+              "then run `venv/bin/python automation/deploy.py ...`\n")
+
+
+def checkout_copy(tmp_path: Path, venv_python: str | None) -> Path:
+    """The driver's code in a fresh folder, with `venv/bin/python` a script running `venv_python` (or none).
+
+    The script logs each start, so a test can count how often the driver re-ran itself.
+    """
+    root = tmp_path / "checkout"
+    for package in ("automation", "components"):
+        shutil.copytree(ROOT / package, root / package, ignore=shutil.ignore_patterns("__pycache__"))
+    if venv_python is not None:
+        (root / "venv" / "bin").mkdir(parents=True)
+        script = root / "venv" / "bin" / "python"
+        script.write_text(f'#!/bin/sh\necho started >> "{root}/venv-starts.log"\nexec {venv_python} "$@"\n')
+        script.chmod(0o755)
+    return root
+
+
+def run_bare(root: Path, *args: str) -> subprocess.CompletedProcess:
+    bare = subprocess.run([*BARE_PYTHON, "-c", "import yaml"], capture_output=True)
+    assert bare.returncode != 0, "the bare interpreter has PyYAML: this test would prove nothing"
+    return subprocess.run([*BARE_PYTHON, str(root / "automation" / "deploy.py"), *args], capture_output=True, text=True,
+                          timeout=120, env={"PATH": os.environ["PATH"]}, cwd=root)
+
+
+def starts(root: Path) -> int:
+    log = root / "venv-starts.log"
+    return len(log.read_text().splitlines()) if log.exists() else 0
+
+
+def test_without_dependencies_or_a_venv_it_says_how_to_set_up(tmp_path):
+    root = checkout_copy(tmp_path, venv_python=None)
+    result = run_bare(root, "dev", "--offline")
+    assert result.returncode == ExitCode.SETUP == 11
+    assert result.stderr == SETUP_LINE.format(python=sys.executable)
+    assert result.stdout == ""
+
+
+def test_without_dependencies_it_reruns_itself_with_the_projects_venv(tmp_path):
+    root = checkout_copy(tmp_path, venv_python=sys.executable)
+    result = run_bare(root, "--help")
+    assert result.returncode == ExitCode.OK, result.stderr
+    assert "exit codes:" in result.stdout and " 11  setup " in result.stdout
+    assert starts(root) == 1
+
+
+def test_a_venv_that_lacks_them_too_is_run_once_never_in_a_loop(tmp_path):
+    root = checkout_copy(tmp_path, venv_python=" ".join(BARE_PYTHON))
+    result = run_bare(root, "dev", "--offline")
+    assert result.returncode == ExitCode.SETUP
+    assert result.stderr == SETUP_LINE.format(python=sys.executable)
+    assert starts(root) == 1
+
+
+def test_a_broken_venv_python_is_not_run(tmp_path):
+    root = checkout_copy(tmp_path, venv_python=None)
+    (root / "venv" / "bin").mkdir(parents=True)
+    (root / "venv" / "bin" / "python").symlink_to(root / "venv" / "bin" / "python3.99")  # dangling
+    result = run_bare(root, "dev")
+    assert result.returncode == ExitCode.SETUP
+    assert result.stderr == SETUP_LINE.format(python=sys.executable)
 
 
 def test_no_aws_credentials_stops_before_the_stack_is_opened(project):
@@ -629,3 +878,120 @@ def test_help_lists_every_exit_code(capsys):
     for code in ExitCode:
         assert f"{code.value:>3}  {code.name.lower()}" in out
     assert len({code.value for code in ExitCode}) == len(ExitCode)
+    assert ExitCode.SETUP == 11 and ExitCode.TEARDOWN == 12
+
+
+def usage_error_of(capsys, argv: list[str], project: Path) -> str:
+    """Run main() on argv with a driver that must not be reached; the one usage line it printed."""
+    automation = FakeAutomation()
+    system = make_system(project, automation)
+    assert deploy.main(argv, system=system) == ExitCode.USAGE
+    assert automation.calls == [] and system.out.getvalue() == system.err.getvalue() == ""
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("deploy.py: error: ")
+    assert lines[0].isprintable() and len(lines[0]) < 600
+    return lines[0]
+
+
+@pytest.mark.parametrize("flag", ["--d", "--de", "--des", "--destr", "--pre", "--prev", "--ref", "--out", "--off",
+                                  "--rem", "--conf", "--confirm-", "--secrets", "--secrets-prov", "--js", "--ye",
+                                  "--y", "--h", "--he", "--hel"])
+def test_abbreviated_flags_are_rejected_not_guessed(capsys, project, monkeypatch, flag):
+    """`--d` must not mean `--destroy` (argparse's default allows any unambiguous prefix)."""
+    monkeypatch.setattr(deploy, "run_offline", lambda *a, **k: pytest.fail("--off ran an offline plan"))
+    argv = ["pr-42", flag] + (["pr-42"] if flag.startswith(("--conf", "--secrets")) else [])
+    line = usage_error_of(capsys, argv, project)
+    assert f"unrecognized arguments: {flag}" in line
+
+
+@pytest.mark.parametrize("name, shown_as", [
+    ("dev\x1b[31m", "'dev\\x1b[31m'"),
+    ("dev\n--destroy", "'dev\\n--destroy'"),
+    ("\x00", "'\\x00'"),
+    ("pr-1\r", "'pr-1\\r'"),
+    ("\u202edev", "'\\u202edev'"),  # right-to-left override
+    ("\udcff\udcfe", "'\\udcff\\udcfe'"),  # undecodable argv bytes, as Python's surrogateescape passes them
+    ("dév", "'dév'"),
+    ("", "''"),
+    ("d" * 100_000, "'" + "d" * 60 + "...' (100000 characters)"),
+    ("pr-" + "9" * 5000, "'pr-" + "9" * 57 + "...' (5003 characters)"),  # int() refuses >4300 digits
+    ("a" * 101, "'" + "a" * 60 + "...' (101 characters)"),
+])
+def test_stack_names_that_cannot_be_stacks_are_one_safe_usage_line(capsys, project, name, shown_as):
+    line = usage_error_of(capsys, [name, "--preview"], project)
+    assert line.startswith(f"deploy.py: error: stack name {shown_as}: expected dev, prod, pr-<number>")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["dev", "--destroy", "--confirm", "dev\x1b[2J"], "--confirm 'dev\\x1b[2J': not a stack name"),
+    (["dev", "--destroy", "--confirm", "x" * 100_000], "--confirm '" + "x" * 60 + "...' (100000 characters): not a"),
+    (["dev", "--destroy", "--confirm", ""], "--confirm '': not a stack name"),
+    (["dev", "--secrets-provider", "awskms://alias/k\x00"], "--secrets-provider 'awskms://alias/k\\x00': expected "
+                                                           "passphrase, default, or a key service URL"),
+    (["dev", "--secrets-provider", "awskms://alias/a b"], "--secrets-provider 'awskms://alias/a b': expected"),
+    (["dev", "--secrets-provider", "file:///etc/passwd"], "--secrets-provider 'file:///etc/passwd': expected"),
+    (["dev", "--secrets-provider", "awskms://" + "k" * 2000], "longer than 1024 characters"),
+    (["dev", "--secrets-provider", ""], "--secrets-provider '': expected"),
+    (["dev", "\x1b]0;owned\x07"], "unrecognized arguments: \\x1b]0;owned\\x07"),
+    (["dev", "--yes=\x1b[1m"], "argument --yes/-y: ignored explicit argument '\\x1b[1m'"),
+    (["dev", "x" * 100_000], "unrecognized arguments: " + "x" * 100),
+])
+def test_flag_values_that_cannot_work_are_one_safe_usage_line(capsys, project, argv, message):
+    assert message in usage_error_of(capsys, argv, project)
+
+
+def test_a_secrets_provider_from_the_environment_is_checked_too(project):
+    system = make_system(project, FakeAutomation(), environ={**PASSPHRASE_ENV, "MLOPS_SECRETS_PROVIDER": "awskms:/x"})
+    assert run(request("dev", yes=True), system) == ExitCode.BACKEND
+    assert system.err.getvalue().startswith("error: MLOPS_SECRETS_PROVIDER 'awskms:/x': expected passphrase, default")
+
+
+class CliMustNotRun:
+    """A System whose machine has no `pulumi`: anything past that check fails the test."""
+
+    def __init__(self, work_dir: Path):
+        self.system = System(
+            work_dir=work_dir, environ={}, home=work_dir / "home", which=lambda name: None,
+            has_aws_credentials=self.unexpected, create_or_select_stack=self.unexpected, select_stack=self.unexpected,
+            interactive=False, prompt=self.unexpected, out=io.StringIO(), err=io.StringIO(), clock=Clock(),
+            today=lambda: TODAY, aws_client=self.unexpected)
+
+    @staticmethod
+    def unexpected(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError(f"the driver went past the missing CLI: {args} {kwargs}")
+
+
+FLAG_TOKENS = ["--preview", "--refresh", "--destroy", "--outputs", "--yes", "-y", "--json", "--offline", "--remove",
+               "--confirm", "--secrets-provider", "--help", "-h", "--", "-", "--d", "--pre", "--yes=1", "-yy"]
+ANY_CHARACTER = st.characters(exclude_categories=())  # control characters, surrogates, unassigned code points
+ARGUMENT = st.one_of(
+    st.sampled_from(FLAG_TOKENS),
+    st.sampled_from(["dev", "prod", "pr-7", "pr-0", "pr7", "staging", "passphrase", "awskms://alias/k"]),
+    st.text(ANY_CHARACTER, max_size=12),
+    st.builds(lambda char, count: char * count, ANY_CHARACTER, st.integers(90, 20_000)),
+)
+
+
+@settings(max_examples=250, deadline=None, derandomize=True)
+@given(argv=st.lists(ARGUMENT, max_size=6))
+def test_no_argument_list_ever_ends_in_a_traceback(tmp_path_factory, argv):
+    """Whatever argv holds, main() returns an ExitCode and prints only printable one-line messages.
+
+    The offline plan is stubbed (its own tests run it) and the machine has no CLI, so nothing
+    slow or real runs; the CLI double fails the test if the driver goes past that check.
+    """
+    work_dir = tmp_path_factory.getbasetemp() / "argv-property"
+    work_dir.mkdir(exist_ok=True)
+    guard = CliMustNotRun(work_dir)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+            mock.patch.object(deploy, "run_offline", return_value=ExitCode.OK):
+        code = deploy.main(list(argv), system=guard.system)
+    assert isinstance(code, ExitCode)
+    printed = out.getvalue() + err.getvalue() + guard.system.out.getvalue() + guard.system.err.getvalue()
+    assert "Traceback" not in printed
+    assert all(line.isprintable() for line in printed.splitlines())
+    if code == ExitCode.USAGE:
+        assert err.getvalue().count("\n") == 1

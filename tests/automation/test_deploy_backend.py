@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from automation.backend import Backend, SetupError, resolve_backend, resolve_secrets
+from automation.backend import Backend, SetupError, resolve_backend, resolve_secrets, secrets_provider_problem
 
 KMS = "awskms://alias/mlops-platform-prod-secrets?region=us-east-1"
 LOCAL = Backend("file:///repo/.pulumi-state", "default", {"PULUMI_BACKEND_URL": "file:///repo/.pulumi-state"})
@@ -103,3 +103,33 @@ def test_unusable_secrets_setups_say_how_to_fix_them(production, explicit, recor
     with pytest.raises(SetupError) as error:
         resolve_secrets("prod", production, explicit, recorded, LOCAL, environ)
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize("provider", ["passphrase", "default", KMS, "azurekeyvault://vault.vault.azure.net/keys/k",
+                                      "gcpkms://projects/p/locations/global/keyRings/r/cryptoKeys/k",
+                                      "hashivault://mlops-platform"])
+def test_secrets_providers_pulumi_accepts_pass(provider):
+    assert secrets_provider_problem(provider) is None
+
+
+@pytest.mark.parametrize("provider, problem", [
+    ("", "expected passphrase, default, or a key service URL"),
+    ("awskms://alias/k\x00", "expected passphrase"),  # a NUL byte is a ValueError in subprocess
+    ("awskms://alias/a b", "expected passphrase"),
+    ("awskms://", "expected passphrase"),
+    ("file:///etc/passwd", "expected passphrase"),
+    ("Passphrase", "expected passphrase"),
+    ("passphrase\n", "expected passphrase"),
+    ("awskms://alias/\x1b[31m", "expected passphrase"),
+    ("awskms://" + "k" * 1016, "longer than 1024 characters"),
+])
+def test_secrets_providers_that_cannot_work_are_named(provider, problem):
+    assert problem in secrets_provider_problem(provider)
+
+
+def test_a_bad_provider_in_the_environment_is_a_setup_error_quoted_safely():
+    with pytest.raises(SetupError) as error:
+        resolve_secrets("dev", False, None, None, LOCAL, {"MLOPS_SECRETS_PROVIDER": "awskms://k\x1b" + "x" * 500})
+    message = str(error.value)
+    assert message.startswith("MLOPS_SECRETS_PROVIDER 'awskms://k\\x1bxxx") and message.isprintable()
+    assert len(message) < 300
