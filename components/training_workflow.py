@@ -7,27 +7,44 @@ it with moto's ARNs and execute the result, so what is tested is what deploys.
 The input is `{"model_name": "<configured model>", "hyperparameters": {"name": "value", ...}}`
 (hyperparameters optional). In order, the machine:
 
-1. picks the model's run settings (instance, threshold, data locations...) from the definition;
-   an unknown `model_name` ends in the `UnknownModel` failure before anything runs;
+1. picks the model's run settings (instance, threshold and the objective's direction, data
+   locations...) from the definition; an unknown `model_name` ends in the `UnknownModel`
+   failure before anything runs;
 2. checks the hyperparameters (absent, or an object; the model's configured names must have
    string values) and overlays them on the model's defaults; anything else ends in
-   `InvalidHyperparameters`, again before a training job exists;
-3. runs the SageMaker training job and waits for it (`createTrainingJob.sync`);
-4. reads the model's objective metric from the job's `FinalMetricDataList` and compares it with
-   the threshold;
-5. registers a model package version when the metric reaches the threshold;
-6. publishes the outcome to the alert topic, and ends Succeeded (registered, below threshold) or
-   Failed with the outcome's error and cause.
+   `InvalidHyperparameters`, again before a training job exists. It also names the run: the
+   md5 of the execution's ARN and start time, unique even when Step Functions lets an
+   execution name be reused after 90 days, ends the job name;
+3. runs the SageMaker training job and waits for it (`createTrainingJob.sync`). A throttled or
+   failing-server request is tried again after a pause; any other error, or a job that failed,
+   timed out or could not be watched, stops the job (if it exists) and ends in `TrainingFailed`:
+   no job is left running unwatched;
+4. reads the objective metric's FINAL value (the `[final]` line's metric, never an
+   `iteration:*` one) from the job's `FinalMetricDataList` and compares it with the threshold
+   in the metric's direction: `>=` for a score (Maximize), `<=` for a loss (Minimize);
+5. registers a model package version when the threshold is met, trying again after throttles
+   and server errors, never after a rejected request;
+6. publishes the outcome to the alert topic, and ends Succeeded (registered, threshold not met)
+   or Failed with the outcome's error and cause. A notification that cannot be delivered does
+   not change that: the run passes through `NotificationFailed` and keeps its outcome.
 
 Everything is JSONPath ASL with intrinsic functions only: no JSONata, no Lambda. Two choices are
 made to behave identically in AWS and in local interpreters (moto/LocalStack):
 - Paths that might match nothing are never evaluated unguarded: a missing path is a
   `States.Runtime` error, which no `Catch` can catch, so the execution would fail silently.
   Hence the JSON-text check of the hyperparameters before `States.JsonMerge`, the `IsPresent`
-  guard on the metric list's first item, and the Map that proves the objective metric is there
-  before the JSONPath filter reads it.
+  guard on the metric list's first item and on a caught error's Cause, and the Map that proves
+  the objective metric is there before the JSONPath filter reads it.
 - Hyperparameter values are checked by name (the model's configured names) because JSONPath ASL
   cannot iterate an object's keys; other names go to the container, which rejects unknown ones.
+
+Errors, and why retries are built by hand for SageMaker (see the error names below): Step
+Functions gives every error SageMaker's API model does not declare one generic name per
+integration, throttling and validation alike; only the error's Cause tells them apart, and a
+`Retry` can only match names. So a SageMaker task catches its generic error into a Choice that
+reads the Cause, and a throttle or server error loops back through a counted, growing Wait
+(`RETRY_WAIT_SECONDS`); everything else goes on to the failure path at once. SNS names its
+transient errors, so `Notify` uses an ordinary `Retry`.
 """
 
 from __future__ import annotations
@@ -39,40 +56,113 @@ from typing import Any
 
 from components.config import PlatformConfig
 from components.naming import shorten
-from containers.contracts.metrics import METRIC_DEFINITIONS
+from containers.contracts.metrics import MAXIMIZE, METRIC_DEFINITIONS, METRIC_SPECS, MINIMIZE
 
-# The only service integrations the machine uses (the tests hold it to this list).
+# The only service integrations the machine uses (the tests hold it to this list). StopTrainingJob
+# is not one of SageMaker's optimized APIs (developer guide, "Create and manage Amazon SageMaker
+# AI jobs with Step Functions"), so it goes through the AWS SDK integration.
 TRAIN_RESOURCE = "arn:aws:states:::sagemaker:createTrainingJob.sync"
+STOP_RESOURCE = "arn:aws:states:::aws-sdk:sagemaker:stopTrainingJob"
 REGISTER_RESOURCE = "arn:aws:states:::aws-sdk:sagemaker:createModelPackage"
 PUBLISH_RESOURCE = "arn:aws:states:::sns:publish"
-RESOURCES = (TRAIN_RESOURCE, REGISTER_RESOURCE, PUBLISH_RESOURCE)
+RESOURCES = (TRAIN_RESOURCE, STOP_RESOURCE, REGISTER_RESOURCE, PUBLISH_RESOURCE)
 
 # State names other code refers to (tests, the runbook).
 TRAIN_STATE = "Train"
+STOP_STATE = "StopTrainingJob"
 REGISTER_STATE = "RegisterModelVersion"
 NOTIFY_STATE = "Notify"
+NOTIFICATION_FAILED_STATE = "NotificationFailed"
 
-# The md5 of the execution name (32 hex characters) ends every job name: deterministic per
-# execution, always valid, and it leaves 30 characters (63 - 1 - 32) for the job prefix.
+# --- Error names: what Retry and Catch can match -------------------------------------------------
+# createTrainingJob.sync (optimized integration) reports "SageMaker." + the AWS SDK for Java's
+# exception class: errors SageMaker's API model declares keep their names
+# (SageMaker.ResourceLimitExceededException for a quota, SageMaker.ResourceInUseException for a
+# job name that exists), everything else - ThrottlingException, ValidationException, internal
+# errors - is the SDK's base class, with the real code only in the Cause ("... Error Code:
+# ThrottlingException ..."). Sources: the developer guide's SageMaker training job example
+# (connect-sagemaker: Retry on SageMaker.AmazonSageMakerException and
+# SageMaker.ResourceLimitExceededException) and aws/aws-step-functions-data-science-sdk-python
+# issue #191 (a throttle arrives as SageMaker.AmazonSageMakerException, told apart only by its cause).
+TRAIN_GENERIC_ERROR = "SageMaker.AmazonSageMakerException"
+# AWS SDK integrations (aws-sdk:sagemaker:*) report "<ServiceName>.<ErrorName>", always with the
+# Exception suffix (developer guide, "AWS SDK service integrations": the exception prefix table
+# gives SageMaker). Errors botocore's sagemaker model declares keep their names
+# (SageMaker.ConflictException, SageMaker.ResourceLimitExceededException,
+# SageMaker.ResourceNotFoundException); undeclared ones (ThrottlingException, ValidationException,
+# InternalFailure) are the service's base exception "<ServiceName>.<ServiceName>Exception", as
+# undeclared errors are DynamoDb.DynamoDbException, S3.S3Exception or Rds.RdsException for those
+# services (reported from executions; LocalStack's aws-sdk task names them the same way).
+SDK_GENERIC_ERROR = "SageMaker.SageMakerException"
+
+# A generic error's Cause is SageMaker's message plus the SDK's details: "Rate exceeded (Service:
+# AmazonSageMaker; Status Code: 400; Error Code: ThrottlingException; ...)" from the optimized
+# integration, "Rate exceeded (Service: SageMaker, Status Code: 400, Request ID: ...)" from the
+# AWS SDK one. Throttles and server errors (5xx) deserve another attempt; anything else (a
+# rejected request, missing access) would fail the same way again.
+TRANSIENT_CAUSES = ("*ThrottlingException*", "*Rate exceeded*", "*Status Code: 5*")
+# The pause before each new attempt; its length is the number of attempts after the first.
+RETRY_WAIT_SECONDS = (10, 60, 300)
+# The counters of those attempts, one per retried task, under "$.job.retries.<key>.count".
+RETRIED_TASKS = {TRAIN_STATE: "train", STOP_STATE: "stop", REGISTER_STATE: "registration"}
+
+# The optimized SNS integration names errors after the SDK's exception classes, "SNS.<Code>Exception"
+# (moto and LocalStack build them the same way). Retried: the transient errors SNS's API model
+# declares (InternalError and KMSThrottling for Publish, Throttled), and, by analogy with
+# SageMaker.AmazonSageMakerException, the SDK's base class for undeclared ones (throttling,
+# unavailable). A rejected message, a missing topic or a disabled key is not retried.
+NOTIFY_RETRY_ERRORS = ("SNS.InternalErrorException", "SNS.KMSThrottlingException", "SNS.ThrottledException",
+                       "SNS.AmazonSNSException")
+
+# The run's id, the md5 of the execution's ARN and start time: Step Functions purges an execution
+# 90 days after it ends and then accepts its name again, giving the same ARN; the start time
+# differs. 32 hex characters are always a valid job name suffix, client token and tag value.
+RUN_ID = "States.Hash(States.Format('{} {}', $$.Execution.Id, $$.Execution.StartTime), 'MD5')"
 JOB_NAME_LIMIT = 63
 JOB_HASH_LENGTH = 32
 JOB_PREFIX_LIMIT = JOB_NAME_LIMIT - JOB_HASH_LENGTH - 1
 
 # Training can queue for capacity and upload artifacts after MaxRuntimeInSeconds; the task waits
-# this much longer before Step Functions gives up (and stops the job).
+# this much longer before Step Functions gives up (and the machine stops the job).
 TRAINING_WAIT_MARGIN_SECONDS = 3600
 
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a run can end: its state, whether the execution succeeds, and its notification subject
+    (after "[<project>/<stack>] <model>: ", or after "[<project>/<stack>] " when `per_model` is
+    False because no model was chosen)."""
+
+    state: str
+    succeeded: bool
+    subject: str
+    error: str | None = None  # the execution's Error when it fails
+    per_model: bool = True
+
+
+OUTCOMES: dict[str, Outcome] = {
+    "unknown_model": Outcome("UnknownModel", False, "training run rejected: unknown model", "UnknownModel",
+                             per_model=False),
+    "invalid_hyperparameters": Outcome("InvalidHyperparameters", False, "invalid hyperparameters",
+                                       "InvalidHyperparameters"),
+    "training_failed": Outcome("TrainingFailed", False, "training failed", "TrainingFailed"),
+    "objective_not_reported": Outcome("ObjectiveNotReported", False, "objective metric not reported",
+                                      "ObjectiveMetricNotReported"),
+    "threshold_not_met": Outcome("ThresholdNotMet", True, "threshold not met, not registered"),
+    "registered": Outcome("Registered", True, "new version registered"),
+    "registration_failed": Outcome("RegistrationFailed", False, "registration failed", "RegistrationFailed"),
+}
 # The execution's Error for each failure outcome: short, stable names operators can search for.
-FAILURE_ERRORS = {
-    "unknown_model": "UnknownModel",
-    "invalid_hyperparameters": "InvalidHyperparameters",
-    "training_failed": "TrainingFailed",
-    "objective_not_reported": "ObjectiveMetricNotReported",
-    "registration_failed": "RegistrationFailed",
+FAILURE_ERRORS = {name: outcome.error for name, outcome in OUTCOMES.items() if outcome.error}
+
+# A threshold is a floor for a score and a ceiling for a loss: the Choice operator comparing the
+# value with it, and how docs, the registry and notifications write that comparison.
+COMPARISONS = {
+    MAXIMIZE: ("NumericGreaterThanEqualsPath", ">="),
+    MINIMIZE: ("NumericLessThanEqualsPath", "<="),
 }
 
 SUBJECT_LIMIT = 100  # SNS Subject
-_LONGEST_SUBJECT_TEXT = "objective metric not reported"
 _INTRINSIC_SAFE = re.compile(r"[A-Za-z0-9 ._:/@=+,-]*")
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -82,13 +172,14 @@ class ModelRun:
     """Everything the machine needs to train and judge one configured model."""
 
     name: str
-    job_prefix: str  # training job names are "<job_prefix>-<md5 of execution name>"
+    job_prefix: str  # training job names are "<job_prefix>-<run id>"
     instance_type: str
     instance_count: int
     volume_gb: int
     max_runtime_seconds: int
     hyperparameters: Mapping[str, str]
-    objective_metric: str
+    objective_metric: str  # a final metric of containers/contracts/metrics.py
+    objective_direction: str  # "Maximize" (register when value >= threshold) or "Minimize" (<=)
     threshold: float
     model_package_group: str
     train_uri: str
@@ -113,19 +204,7 @@ class WorkflowSpec:
 
 def definition(spec: WorkflowSpec) -> dict[str, Any]:
     """The ASL document for `spec` (see the module docstring for the flow)."""
-    if not spec.models:
-        raise ValueError("the training pipeline needs at least one model")
-    # The label is spliced into States.Format literals, where quotes and braces would need
-    # escaping; project and stack names never contain them.
-    if not _INTRINSIC_SAFE.fullmatch(spec.label):
-        raise ValueError(f"{spec.label!r} cannot be used inside a States.Format literal")
-    longest_subject = max(len(f"[{spec.label}] {m.name}: {_LONGEST_SUBJECT_TEXT}") for m in spec.models)
-    if longest_subject > SUBJECT_LIMIT:
-        raise ValueError(f"notification subjects would reach {longest_subject} characters; SNS allows {SUBJECT_LIMIT}")
-    for model in spec.models:
-        if len(model.job_prefix) > JOB_PREFIX_LIMIT or not re.fullmatch(r"[a-z0-9](-*[a-z0-9])*", model.job_prefix):
-            raise ValueError(f"job prefix {model.job_prefix!r}: at most {JOB_PREFIX_LIMIT} of [a-z0-9-]")
-
+    _check(spec)
     states: dict[str, Any] = {}
     states["SelectModel"] = {
         "Type": "Choice",
@@ -141,7 +220,7 @@ def definition(spec: WorkflowSpec) -> dict[str, Any]:
             }
             for model in spec.models
         ],
-        "Default": "UnknownModel",
+        "Default": OUTCOMES["unknown_model"].state,
     }
     for model in spec.models:
         states[_configure_state(model)] = {
@@ -153,39 +232,45 @@ def definition(spec: WorkflowSpec) -> dict[str, Any]:
         }
     states.update(_hyperparameter_states(spec))
     states[TRAIN_STATE] = _train_state(spec)
+    states[STOP_STATE] = _stop_state()
     states.update(_evaluation_states())
     states[REGISTER_STATE] = _register_state(spec)
+    for task in RETRIED_TASKS:
+        states.update(_retry_states(task, states[task]))
     states.update(_outcome_states(spec))
-    states[NOTIFY_STATE] = {
-        "Type": "Task",
-        "Comment": "Tell the alert topic how the run ended",
-        "Resource": PUBLISH_RESOURCE,
-        "Parameters": {
-            "TopicArn": spec.topic_arn,
-            "Subject.$": "$.notification.subject",
-            "Message.$": "States.JsonToString($.notification.message)",
-        },
-        "ResultPath": None,
-        "Retry": [{"ErrorEquals": ["States.ALL"], "IntervalSeconds": 5, "MaxAttempts": 3, "BackoffRate": 2.0}],
-        "Next": "Finish",
-    }
-    states["Finish"] = {
-        "Type": "Choice",
-        "Choices": [{"Variable": "$.notification.succeeded", "BooleanEquals": True, "Next": "Succeeded"}],
-        "Default": "Failed",
-    }
-    states["Succeeded"] = {"Type": "Succeed", "Comment": "Registered, or trained but below the threshold"}
-    states["Failed"] = {
-        "Type": "Fail",
-        "Comment": "Error and cause of the outcome (see docs/runbook.md, Training pipelines)",
-        "ErrorPath": "$.notification.message.error",
-        "CausePath": "$.notification.message.cause",
-    }
+    states.update(_notification_states(spec))
     return {
         "Comment": f"{spec.label} training pipeline: validate, train, evaluate, register, notify",
         "StartAt": "SelectModel",
         "States": states,
     }
+
+
+def _check(spec: WorkflowSpec) -> None:
+    """Refuse a spec the machine could not run correctly, before anything deploys."""
+    if not spec.models:
+        raise ValueError("the training pipeline needs at least one model")
+    # The label is spliced into States.Format literals, where quotes and braces would need
+    # escaping; project and stack names never contain them.
+    if not _INTRINSIC_SAFE.fullmatch(spec.label):
+        raise ValueError(f"{spec.label!r} cannot be used inside a States.Format literal")
+    longest_subject = max(len(subject(spec.label, name, model.name)) for name in OUTCOMES for model in spec.models)
+    if longest_subject > SUBJECT_LIMIT:
+        raise ValueError(f"notification subjects would reach {longest_subject} characters; SNS allows {SUBJECT_LIMIT}")
+    for model in spec.models:
+        if len(model.job_prefix) > JOB_PREFIX_LIMIT or not re.fullmatch(r"[a-z0-9](-*[a-z0-9])*", model.job_prefix):
+            raise ValueError(f"job prefix {model.job_prefix!r}: at most {JOB_PREFIX_LIMIT} of [a-z0-9-]")
+        # Only a final metric has a direction; iteration:* curves are never compared.
+        spec_of_metric = METRIC_SPECS.get(model.objective_metric)
+        if spec_of_metric is None or spec_of_metric.direction != model.objective_direction:
+            raise ValueError(f"model {model.name!r}: objective {model.objective_metric!r} with direction "
+                             f"{model.objective_direction!r} is not a final metric of containers/contracts/metrics.py")
+
+
+def subject(label: str, outcome: str, model: str) -> str:
+    """The notification subject of `outcome` for `model`, as the machine builds it."""
+    found = OUTCOMES[outcome]
+    return f"[{label}] {model}: {found.subject}" if found.per_model else f"[{label}] {found.subject}"
 
 
 def _configure_state(model: ModelRun) -> str:
@@ -232,6 +317,8 @@ def _run_settings(model: ModelRun, spec: WorkflowSpec) -> dict[str, Any]:
         "timeout_seconds": model.max_runtime_seconds + TRAINING_WAIT_MARGIN_SECONDS,
         "default_hyperparameters": dict(sorted(model.hyperparameters.items())),
         "objective_metric": model.objective_metric,
+        "objective_direction": model.objective_direction,
+        "comparison": COMPARISONS[model.objective_direction][1],
         "threshold": model.threshold,
         "model_package_group": model.model_package_group,
         "train_uri": model.train_uri,
@@ -253,7 +340,7 @@ def _hyperparameter_states(spec: WorkflowSpec) -> dict[str, Any]:
                 {"Variable": _json_path("$.hyperparameters", name), "IsPresent": True},
                 {"Not": {"Variable": _json_path("$.hyperparameters", name), "IsString": True}},
             ],
-            "Next": "InvalidHyperparameters",
+            "Next": OUTCOMES["invalid_hyperparameters"].state,
         }
         for name in known
     ]
@@ -287,17 +374,20 @@ def _hyperparameter_states(spec: WorkflowSpec) -> dict[str, Any]:
             "Type": "Choice",
             "Comment": "An object; the values of configured names must be strings",
             "Choices": [
-                {"Not": {"Variable": "$.inspection.json", "StringMatches": "{*"}, "Next": "InvalidHyperparameters"},
+                {"Not": {"Variable": "$.inspection.json", "StringMatches": "{*"},
+                 "Next": OUTCOMES["invalid_hyperparameters"].state},
                 *value_rules,
             ],
             "Default": "MergeHyperparameters",
         },
         "MergeHyperparameters": {
             "Type": "Pass",
-            "Comment": "Input hyperparameters overlay the model's defaults; the job name derives from the execution",
+            "Comment": "Input hyperparameters overlay the model's defaults; the run id names the job",
             "Parameters": {
                 "hyperparameters.$": "States.JsonMerge($.run.default_hyperparameters, $.hyperparameters, false)",
-                "training_job_name.$": "States.Format('{}-{}', $.run.job_prefix, States.Hash($$.Execution.Name, 'MD5'))",
+                "run_id.$": RUN_ID,
+                "training_job_name.$": f"States.Format('{{}}-{{}}', $.run.job_prefix, {RUN_ID})",
+                "retries": {key: {"count": 0} for key in RETRIED_TASKS.values()},
             },
             "ResultPath": "$.job",
             "Next": TRAIN_STATE,
@@ -314,9 +404,11 @@ def _train_state(spec: WorkflowSpec) -> dict[str, Any]:
             "S3DataType": "S3Prefix", "S3Uri.$": uri_path, "S3DataDistributionType": "FullyReplicated",
         }},
     }
+    # Tag values come from the config (checked there) and from the run, never from the raw
+    # execution name: Step Functions accepts names (!, ', (, emoji...) that SageMaker tags refuse.
     tags = [{"Key": key, "Value": value} for key, value in sorted(spec.job_tags.items())]
     tags += [{"Key": "Model", "Value.$": "$.run.model_name"},
-             {"Key": "StateMachineExecution", "Value.$": "$$.Execution.Name"}]
+             {"Key": "PipelineRun", "Value.$": "$.job.run_id"}]
     return {
         "Type": "Task",
         "Comment": "Run the training job and wait for it to end",
@@ -340,24 +432,104 @@ def _train_state(spec: WorkflowSpec) -> dict[str, Any]:
         },
         "TimeoutSecondsPath": "$.run.timeout_seconds",
         "ResultPath": "$.training",
-        # Only request-level errors (throttling, quota) are retried; a failed job is not.
-        "Retry": [{"ErrorEquals": ["SageMaker.AmazonSageMakerException"], "IntervalSeconds": 30,
-                   "MaxAttempts": 2, "BackoffRate": 2.0}],
-        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "TrainingFailed"}],
+        # No Retry: a `.sync` retry sends CreateTrainingJob again with the same name. The caught
+        # error goes to _retry_states: throttles and server errors try again (a job already
+        # created then collides, SageMaker.ResourceInUseException, and is stopped); everything
+        # else (a failed or timed-out job, a quota, a rejected request) stops the job, if any.
+        "Catch": _catchers(TRAIN_GENERIC_ERROR, "$.error", TRAIN_STATE, STOP_STATE),
         "Next": "CheckMetricsReported",
     }
 
 
+def _stop_state() -> dict[str, Any]:
+    """Stop the run's job on the way to TrainingFailed, so nothing runs unwatched.
+
+    Harmless when there is nothing to stop: a job that was never created answers
+    SageMaker.ResourceNotFoundException, one that already ended a validation error; both are
+    caught and the run goes on to TrainingFailed, whose notification carries `job_stop`.
+    """
+    return {
+        "Type": "Task",
+        "Comment": "Stop the training job if it exists and still runs",
+        "Resource": STOP_RESOURCE,
+        "Parameters": {"TrainingJobName.$": "$.job.training_job_name"},
+        "ResultSelector": {"stop_requested": True},
+        "ResultPath": "$.stop",
+        "Catch": _catchers(SDK_GENERIC_ERROR, "$.stop", STOP_STATE, OUTCOMES["training_failed"].state),
+        "Next": OUTCOMES["training_failed"].state,
+    }
+
+
+def _catchers(generic_error: str, result_path: str, task: str, give_up: str) -> list[dict[str, Any]]:
+    """A SageMaker task's Catch: its generic error to the cause check, the rest to `give_up`."""
+    return [
+        {"ErrorEquals": [generic_error], "ResultPath": result_path, "Next": _retry_check_state(task)},
+        {"ErrorEquals": ["States.ALL"], "ResultPath": result_path, "Next": give_up},
+    ]
+
+
+def _retry_check_state(task: str) -> str:
+    return f"Is{task}ErrorTransient"
+
+
+def _retry_states(task: str, state: dict[str, Any]) -> dict[str, Any]:
+    """Try `task` again after a transient error, as a Retry would if names told them apart.
+
+    The Choice reads the Cause the task's Catch stored (see `_catchers`), in rule order, first
+    match wins: no Cause or no attempts left gives up; a transient cause backs off and loops
+    back to the task.
+    """
+    caught, give_up = state["Catch"][0]["ResultPath"], state["Catch"][1]["Next"]
+    counter = f"$.job.retries.{RETRIED_TASKS[task]}"
+    back_off, wait = f"BackOff{task}", f"WaitToRetry{task}"
+    return {
+        _retry_check_state(task): {
+            "Type": "Choice",
+            "Comment": "Throttles and server errors are tried again; anything else fails now",
+            "Choices": [
+                {"Not": {"Variable": f"{caught}.Cause", "IsPresent": True}, "Next": give_up},
+                {"Variable": f"{counter}.count", "NumericGreaterThanEquals": len(RETRY_WAIT_SECONDS), "Next": give_up},
+                *({"Variable": f"{caught}.Cause", "StringMatches": pattern, "Next": back_off}
+                  for pattern in TRANSIENT_CAUSES),
+            ],
+            "Default": give_up,
+        },
+        back_off: {
+            "Type": "Pass",
+            "Parameters": {
+                "count.$": f"States.MathAdd({counter}.count, 1)",
+                "wait_seconds.$": (f"States.ArrayGetItem(States.Array({', '.join(map(str, RETRY_WAIT_SECONDS))}), "
+                                   f"{counter}.count)"),
+            },
+            "ResultPath": counter,
+            "Next": wait,
+        },
+        wait: {"Type": "Wait", "SecondsPath": f"{counter}.wait_seconds", "Next": task},
+    }
+
+
 def _evaluation_states() -> dict[str, Any]:
+    threshold_met = [
+        {
+            "And": [
+                {"Variable": "$.score.direction", "StringEquals": direction},
+                {"Variable": "$.score.value", operator: "$.score.threshold"},
+            ],
+            "Next": REGISTER_STATE,
+        }
+        for direction, (operator, _) in COMPARISONS.items()
+    ]
     return {
         "CheckMetricsReported": {
             "Type": "Choice",
             # [0]: absent and empty lists alike go to ObjectiveNotReported.
             "Choices": [{"Variable": "$.training.FinalMetricDataList[0]", "IsPresent": True, "Next": "FindObjectiveMetric"}],
-            "Default": "ObjectiveNotReported",
+            "Default": OUTCOMES["objective_not_reported"].state,
         },
-        # Marks each reported metric as the objective or not. The flags prove the objective is
-        # there before the filter below reads it (an empty filter result is not portable).
+        # Marks each reported metric as the objective or not. The name must equal the objective
+        # exactly, so the per-round curve iteration:<objective> never stands in for the final
+        # value. The flags prove the objective is there before the filter below reads it (an
+        # empty filter result is not portable).
         "FindObjectiveMetric": {
             "Type": "Map",
             "ItemsPath": "$.training.FinalMetricDataList",
@@ -390,7 +562,7 @@ def _evaluation_states() -> dict[str, Any]:
         "CheckObjectiveReported": {
             "Type": "Choice",
             "Choices": [{"Variable": "$.evaluation.summary.reported", "BooleanEquals": True, "Next": "ReadObjectiveMetric"}],
-            "Default": "ObjectiveNotReported",
+            "Default": OUTCOMES["objective_not_reported"].state,
         },
         "ReadObjectiveMetric": {
             "Type": "Pass",
@@ -403,6 +575,8 @@ def _evaluation_states() -> dict[str, Any]:
             "Parameters": {
                 "metric.$": "$.run.objective_metric",
                 "value.$": "States.ArrayGetItem($.evaluation.objective.values, 0)",
+                "direction.$": "$.run.objective_direction",
+                "comparison.$": "$.run.comparison",
                 "threshold.$": "$.run.threshold",
             },
             "ResultPath": "$.score",
@@ -410,10 +584,9 @@ def _evaluation_states() -> dict[str, Any]:
         },
         "CompareWithThreshold": {
             "Type": "Choice",
-            "Comment": "Register when the objective metric reaches the model's threshold",
-            "Choices": [{"Variable": "$.score.value", "NumericGreaterThanEqualsPath": "$.score.threshold",
-                         "Next": REGISTER_STATE}],
-            "Default": "BelowThreshold",
+            "Comment": "Register when the objective meets the threshold: value >= threshold (Maximize), <= (Minimize)",
+            "Choices": threshold_met,
+            "Default": OUTCOMES["threshold_not_met"].state,
         },
     }
 
@@ -426,10 +599,12 @@ def _register_state(spec: WorkflowSpec) -> dict[str, Any]:
         "Parameters": {
             "ModelPackageGroupName.$": "$.run.model_package_group",
             "ModelPackageDescription.$": (
-                "States.Format('{} = {} (threshold {}), training job {}', "
-                "$.score.metric, $.score.value, $.score.threshold, $.job.training_job_name)"
+                "States.Format('{} = {} ({} threshold {}), training job {}', "
+                "$.score.metric, $.score.value, $.score.comparison, $.score.threshold, $.job.training_job_name)"
             ),
             "ModelApprovalStatus": spec.approval_status,
+            # One version per run, however often a throttled request is sent again.
+            "ClientToken.$": "$.job.run_id",
             # The inference image is a later issue: until then the training image stands in,
             # so a version records exactly the code that produced it (docs/architecture.md).
             "InferenceSpecification": {
@@ -437,85 +612,120 @@ def _register_state(spec: WorkflowSpec) -> dict[str, Any]:
                 "SupportedContentTypes": ["text/csv"],
                 "SupportedResponseMIMETypes": ["text/csv"],
             },
+            # Values SageMaker's metadata pattern accepts (letters, digits, _ . : / = + - @):
+            # the direction, not ">=", and the run id and job name, not the execution's name.
             "CustomerMetadataProperties": {
                 "objective_metric.$": "$.score.metric",
+                "objective_direction.$": "$.score.direction",
                 "objective_value.$": "States.Format('{}', $.score.value)",
                 "threshold.$": "States.Format('{}', $.score.threshold)",
                 "training_job.$": "$.job.training_job_name",
-                "execution.$": "$$.Execution.Id",
+                "pipeline_run.$": "$.job.run_id",
                 # evaluation.json and baseline.json: what SageMaker uploads from /opt/ml/output/data.
                 "output_data.$": "States.Format('{}/{}/output/output.tar.gz', $.run.output_uri, $.job.training_job_name)",
             },
         },
         "ResultPath": "$.registration",
-        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RegistrationFailed"}],
-        "Next": "Registered",
+        "Catch": _catchers(SDK_GENERIC_ERROR, "$.error", REGISTER_STATE, OUTCOMES["registration_failed"].state),
+        "Next": OUTCOMES["registered"].state,
     }
 
 
 def _outcome_states(spec: WorkflowSpec) -> dict[str, Any]:
     """One Pass state per outcome, each building `$.notification` for the one Notify state."""
-    label = spec.label
     names = ", ".join(m.name for m in spec.models)
-
-    def outcome(name: str, succeeded: bool, subject: str | dict, message: dict, comment: str) -> dict[str, Any]:
-        body = {"outcome": name, "stack": label, "execution.$": "$$.Execution.Id", **message}
-        if not succeeded:
-            body.setdefault("error", FAILURE_ERRORS[name])
-        notification = {"succeeded": succeeded, "message": body}
-        notification.update({"subject.$": subject["path"]} if isinstance(subject, dict) else {"subject": subject})
-        return {"Type": "Pass", "Comment": comment, "Parameters": notification,
-                "ResultPath": "$.notification", "Next": NOTIFY_STATE}
-
-    def subject_for(text: str) -> dict:
-        return {"path": f"States.Format('[{label}] {{}}: {text}', $.run.model_name)"}
-
     run = {"model_name.$": "$.run.model_name"}
     job = {**run, "training_job.$": "$.job.training_job_name"}
     score = {"objective_metric.$": "$.score.metric", "objective_value.$": "$.score.value",
+             "objective_direction.$": "$.score.direction", "comparison.$": "$.score.comparison",
              "threshold.$": "$.score.threshold"}
+    artifacts = {"model_artifacts.$": "$.training.ModelArtifacts.S3ModelArtifacts"}
     # A caught error always has "Error" but "Cause" is optional in ASL, and a missing path is an
     # uncatchable runtime error: the cause is the whole caught error as JSON text instead.
     caught = {"cause.$": "States.JsonToString($.error)", "caught_error.$": "$.error.Error"}
-    return {
-        "UnknownModel": outcome(
-            "unknown_model", False, f"[{label}] training run rejected: unknown model",
-            {"cause": f"model_name must be one of: {names}", "input.$": "$$.Execution.Input"},
-            "model_name is missing or not a configured model: nothing ran"),
-        "InvalidHyperparameters": outcome(
-            "invalid_hyperparameters", False, subject_for("invalid hyperparameters"),
+    messages = {
+        "unknown_model": ({"cause": f"model_name must be one of: {names}", "input.$": "$$.Execution.Input"},
+                          "model_name is missing or not a configured model: nothing ran"),
+        "invalid_hyperparameters": (
             {**run, "input.$": "$$.Execution.Input",
              "cause": ('hyperparameters must be an object of name: string value (SageMaker passes them as strings), '
                        'e.g. {"max_depth": "6"}')},
             "hyperparameters is not an object of strings: nothing ran"),
-        "TrainingFailed": outcome(
-            "training_failed", False, subject_for("training failed"), {**job, **caught},
-            "The training job failed, was stopped, timed out, or could not start"),
-        "ObjectiveNotReported": outcome(
-            "objective_not_reported", False, subject_for("objective metric not reported"),
+        "training_failed": ({**job, **caught, "job_stop.$": "$.stop"},
+                            "The job failed, timed out, could not start or could not be watched; it was stopped"),
+        "objective_not_reported": (
             {**job, "objective_metric.$": "$.run.objective_metric",
              "cause.$": ("States.Format('training job {} reported no {} metric: check its log lines against "
                          "the MetricDefinitions', $.job.training_job_name, $.run.objective_metric)")},
             "The job succeeded but its final metrics lack the objective"),
-        "BelowThreshold": outcome(
-            "below_threshold", True, subject_for("below threshold, not registered"),
-            {**job, **score, "model_artifacts.$": "$.training.ModelArtifacts.S3ModelArtifacts"},
-            "Trained, but the objective metric is below the threshold: no version"),
-        "Registered": outcome(
-            "registered", True, subject_for("new version registered"),
-            {**job, **score, "model_package_arn.$": "$.registration.ModelPackageArn",
-             "approval_status": spec.approval_status,
-             "model_artifacts.$": "$.training.ModelArtifacts.S3ModelArtifacts"},
-            "A new model package version exists"),
-        "RegistrationFailed": outcome(
-            "registration_failed", False, subject_for("registration failed"),
-            {**job, **score, **caught, "model_artifacts.$": "$.training.ModelArtifacts.S3ModelArtifacts"},
-            "The model passed but CreateModelPackage failed"),
+        "threshold_not_met": ({**job, **score, **artifacts},
+                              "Trained, but the objective does not meet the threshold: no version"),
+        "registered": ({**job, **score, **artifacts, "model_package_arn.$": "$.registration.ModelPackageArn",
+                        "approval_status": spec.approval_status},
+                       "A new model package version exists"),
+        "registration_failed": ({**job, **score, **caught, **artifacts},
+                                "The model met the threshold but CreateModelPackage failed"),
+    }
+    return {OUTCOMES[name].state: _outcome_state(spec.label, name, message, comment)
+            for name, (message, comment) in messages.items()}
+
+
+def _outcome_state(label: str, name: str, message: dict[str, Any], comment: str) -> dict[str, Any]:
+    outcome = OUTCOMES[name]
+    body = {"outcome": name, "stack": label, "execution.$": "$$.Execution.Id", **message}
+    if outcome.error:
+        body.setdefault("error", outcome.error)
+    notification: dict[str, Any] = {"succeeded": outcome.succeeded, "message": body}
+    if outcome.per_model:
+        notification["subject.$"] = f"States.Format('[{label}] {{}}: {outcome.subject}', $.run.model_name)"
+    else:
+        notification["subject"] = subject(label, name, "")
+    return {"Type": "Pass", "Comment": comment, "Parameters": notification,
+            "ResultPath": "$.notification", "Next": NOTIFY_STATE}
+
+
+def _notification_states(spec: WorkflowSpec) -> dict[str, Any]:
+    """Publish the outcome, then end as the outcome says, whether or not the topic got it."""
+    return {
+        NOTIFY_STATE: {
+            "Type": "Task",
+            "Comment": "Tell the alert topic how the run ended",
+            "Resource": PUBLISH_RESOURCE,
+            "Parameters": {
+                "TopicArn": spec.topic_arn,
+                "Subject.$": "$.notification.subject",
+                "Message.$": "States.JsonToString($.notification.message)",
+            },
+            "ResultPath": None,
+            "Retry": [{"ErrorEquals": list(NOTIFY_RETRY_ERRORS), "IntervalSeconds": 5, "MaxAttempts": 3,
+                       "BackoffRate": 2.0}],
+            # An undelivered notification must not replace the outcome: keep the error next to it.
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.notification_error",
+                       "Next": NOTIFICATION_FAILED_STATE}],
+            "Next": "Finish",
+        },
+        NOTIFICATION_FAILED_STATE: {
+            "Type": "Pass",
+            "Comment": "The alert topic did not get the outcome (see notification_error); the outcome stands",
+            "Next": "Finish",
+        },
+        "Finish": {
+            "Type": "Choice",
+            "Choices": [{"Variable": "$.notification.succeeded", "BooleanEquals": True, "Next": "Succeeded"}],
+            "Default": "Failed",
+        },
+        "Succeeded": {"Type": "Succeed", "Comment": "Registered, or trained but the threshold was not met"},
+        "Failed": {
+            "Type": "Fail",
+            "Comment": "Error and cause of the outcome (see docs/runbook.md, Training pipelines)",
+            "ErrorPath": "$.notification.message.error",
+            "CausePath": "$.notification.message.cause",
+        },
     }
 
 
 def job_prefix(cfg: PlatformConfig, model: str) -> str:
-    """`<project>-<stack>-<model>` in lowercase, cut (with a hash) to leave room for the md5.
+    """`<project>-<stack>-<model>` in lowercase, cut (with a hash) to leave room for the run id.
 
     Lowercase because SageMaker writes names in lowercase into ARNs, which the state machine's
     IAM policy matches (`training-job/<prefix>-*`).
@@ -540,6 +750,7 @@ def spec_for(cfg: PlatformConfig, *, image_uri: str, training_role_arn: str, kms
             max_runtime_seconds=model.max_runtime_seconds,
             hyperparameters=dict(model.hyperparameters),
             objective_metric=model.objective_metric,
+            objective_direction=METRIC_SPECS[model.objective_metric].direction,
             threshold=model.threshold,
             model_package_group=package_groups[model.name],
             train_uri=f"s3://{data_bucket}/{model.name}/train/",
