@@ -12,6 +12,7 @@ feature group (they identify a row, they are not model inputs).
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -75,3 +76,46 @@ def feature_by_name(name: str) -> Feature:
         if feature.name == name:
             return feature
     raise KeyError(f"unknown feature {name!r}; known features: {', '.join(FEATURE_NAMES)}")
+
+
+def _number_problem(feature: Feature, number: float) -> str | None:
+    if not math.isfinite(number):
+        return "is not finite"
+    if feature.type == "int" and not number.is_integer():
+        return f"is not a whole number ({feature.name} is an int feature)"
+    return None
+
+
+def check_number(feature: Feature, value: float) -> float:
+    """A feature value the model may see: finite, and a whole number for an ``int`` feature.
+
+    Training and serving both apply it (serving also to JSON numbers), so a value training
+    would refuse cannot reach the model through an endpoint. Raises ValueError saying why.
+    """
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond float range (JSON allows any number of digits)
+        raise ValueError("an integer too large to be a number is not finite") from None
+    problem = _number_problem(feature, number)
+    if problem:
+        raise ValueError(f"{value!r} {problem}")
+    return number
+
+
+def parse_value(feature: Feature, text: str) -> float:
+    """One CSV cell as the model sees it: the single rule for training files and request bodies.
+
+    Surrounding spaces are ignored; an empty cell is a missing value (NaN, which xgboost
+    treats as missing); anything else must be ``DECIMAL_NUMBER`` text that passes
+    ``check_number``. Raises ValueError saying why.
+    """
+    cell = text.strip()
+    if not cell:
+        return math.nan
+    if not DECIMAL_NUMBER.fullmatch(cell):
+        raise ValueError(f"{text!r} is not a number")
+    number = float(cell)
+    problem = _number_problem(feature, number)
+    if problem:
+        raise ValueError(f"{text!r} {problem}")
+    return number

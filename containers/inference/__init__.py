@@ -1,0 +1,1 @@
+"""The inference image: the SageMaker serving contract for models the training image writes."""
