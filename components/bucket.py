@@ -15,6 +15,9 @@ from components.config import PlatformConfig
 @dataclass
 class SecureBucketArgs:
     kms_key_arn: pulumi.Input[str]
+    # What the bucket holds, for its physical name (`<project>-<stack>-<purpose>-<suffix>`); the
+    # component's name when not given.
+    purpose: str | None = None
     # Objects under these prefixes expire after the given number of days (e.g. captured data).
     expire_prefixes: dict[str, int] = field(default_factory=dict)
     # Old versions of overwritten objects are kept this long, then removed.
@@ -46,7 +49,7 @@ class SecureBucket(pulumi.ComponentResource):
         super().__init__("mlops:components:SecureBucket", name, None, opts)
         self.bucket = aws.s3.Bucket(
             name,
-            bucket_prefix=cfg.namer.bucket_prefix(name),
+            bucket_prefix=cfg.namer.bucket_prefix(args.purpose or name),
             force_destroy=cfg.force_destroy,
             opts=options.stateful(self, cfg),
         )

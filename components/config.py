@@ -219,7 +219,6 @@ class AlertingConfig:
 class RetentionConfig:
     model_versions_to_keep: int
     log_retention_days: int
-    images_to_keep: int
 
 
 @dataclass(frozen=True)
@@ -936,8 +935,13 @@ def _alerting(read: _Reader, ns: str, raw: Any) -> AlertingConfig:
 
 RETENTION_NUMBERS = (
     Number("modelVersionsToKeep", None, 1, 1000),  # default: per environment
-    Number("imagesToKeep", 10, 1, 1000),
 )
+# Keys that once meant something, and why they are gone: refused with the reason, so a stack file
+# still carrying one is fixed instead of silently configuring nothing.
+RETIRED_RETENTION_FIELDS = {
+    "imagesToKeep": "no longer used: tagged images are never expired, because a registered model version may "
+                    "point at any of them (docs/architecture.md, Training pipeline); remove the key",
+}
 
 
 def _retention(read: _Reader, ns: str, raw: Any, defaults: Mapping[str, Any]) -> RetentionConfig:
@@ -945,10 +949,14 @@ def _retention(read: _Reader, ns: str, raw: Any, defaults: Mapping[str, Any]) ->
     if not isinstance(raw, Mapping):
         read.problem(key, raw, "expected an object")
         raw = {}
-    _unknown_fields(read, key, raw, ("modelVersionsToKeep", "logRetentionDays", "imagesToKeep"))
+    for name, why in RETIRED_RETENTION_FIELDS.items():
+        if name in raw:
+            read.problem(f"{key}.{name}", raw[name], why)
+    _unknown_fields(read, key, {k: v for k, v in raw.items() if k not in RETIRED_RETENTION_FIELDS},
+                    ("modelVersionsToKeep", "logRetentionDays"))
     numbers = read.numbers(key, raw, RETENTION_NUMBERS, modelVersionsToKeep=defaults["modelVersionsToKeep"])
     days = read.typed(f"{key}.logRetentionDays", raw, "logRetentionDays", int, default=defaults["logRetentionDays"])
     if days not in LOG_RETENTION_DAYS:
         read.problem(f"{key}.logRetentionDays", days, f"CloudWatch Logs allows: {', '.join(map(str, LOG_RETENTION_DAYS))}")
         days = defaults["logRetentionDays"]
-    return RetentionConfig(numbers["modelVersionsToKeep"], days, numbers["imagesToKeep"])
+    return RetentionConfig(numbers["modelVersionsToKeep"], days)

@@ -73,6 +73,11 @@ class Namer:
         full = re.sub(limit.invalid, "-", full)
         return shorten(full, limit.max_length)
 
+    def pattern(self) -> str:
+        """`<project>-<stack>-*`: matches every name this stack makes, for policies that must
+        also cover what other components add later (alarms, rules, topics)."""
+        return f"{self.project}-{self.stack}-*"
+
     def bucket_prefix(self, purpose: str) -> str:
         """A prefix for S3 bucket names: AWS appends a unique suffix (names are global)."""
         return self.name(purpose, "s3_prefix").rstrip("-") + "-"

@@ -19,3 +19,15 @@ def stateful(parent: pulumi.Resource, cfg: PlatformConfig, **extra) -> pulumi.Re
     even when an operator unprotects and removes them from the program, AWS keeps them.
     """
     return pulumi.ResourceOptions(parent=parent, protect=cfg.protect, retain_on_delete=cfg.protect, **extra)
+
+
+def formerly(old_name: str) -> list[pulumi.Alias]:
+    """Aliases for a child renamed from `old_name`, for `aliases=`.
+
+    Children are named after their component (`f"{name}-data"`) so a component can exist twice;
+    stacks deployed before that rename hold their resources under the old names, and without the
+    alias the engine would create new resources and delete the old ones (a new bucket, topic...).
+    Grandchildren named after a renamed child (`f"{name}-policy"`) follow it without an alias of
+    their own: the engine derives theirs from their parent's.
+    """
+    return [pulumi.Alias(name=old_name)]

@@ -28,13 +28,15 @@ class ModelRegistry(pulumi.ComponentResource):
         super().__init__("mlops:components:ModelRegistry", name, None, opts)
         self.groups = {
             model.name: aws.sagemaker.ModelPackageGroup(
-                f"{model.name}-versions",
+                f"{name}-{model.name}-versions",
                 model_package_group_name=package_group_name(cfg, model.name),
                 model_package_group_description=(
-                    f"Versions of model '{model.name}' trained by the {cfg.project} {cfg.stack} pipeline; "
-                    f"registered when {model.objective_metric} >= {model.threshold:g}"
-                ),
-                opts=options.stateful(self, cfg),
+                    f"Versions of model '{model.name}' registered by the {cfg.project} {cfg.stack} training pipeline"),
+                # SageMaker cannot change a group's description: a new one replaces the group, and
+                # a group holding versions cannot be deleted. So the text is set once, and holds
+                # nothing that changes (stacks created before say the threshold they began with).
+                opts=options.stateful(self, cfg, aliases=options.formerly(f"{model.name}-versions"),
+                                      ignore_changes=["model_package_group_description"]),
             )
             for model in cfg.models
         }

@@ -4,10 +4,7 @@ jobs (components/training_workflow.py builds its definition), and scheduled retr
 
 from __future__ import annotations
 
-import fnmatch
-import hashlib
 import json
-import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +15,9 @@ import pulumi_docker_build as docker_build
 
 from components import options, training_policies, training_workflow
 from components.bucket import SecureBucket, SecureBucketArgs
+from components.build_context import build_context_tag
 from components.config import PlatformConfig
-from components.training_policies import Account
+from components.documents import account_of, json_of
 
 ROOT = Path(__file__).resolve().parent.parent
 # Relative to the project directory, where `pulumi up` and the Automation API run the program:
@@ -29,6 +27,26 @@ ROOT = Path(__file__).resolve().parent.parent
 TRAINING_CONTEXT = "containers"
 TRAINING_DOCKERFILE = "containers/training/Dockerfile"
 IMAGE_PLATFORM = "linux/amd64"  # SageMaker training hosts are x86_64
+# Every input of the training image but its tags and registry. A change to any of them makes the
+# docker-build provider rebuild and push (its Image.Diff compares them all), so the tag hashes
+# them with the files the context sends (components/build_context.py): a rebuild always pushes
+# a new tag, which the repository's immutable tags require. `pull` stays unset: with it the
+# provider rebuilds on every deploy, which no content tag can follow. `exec_` stays off: the
+# provider's embedded buildx client disables provenance attestations (its client.go), so a push
+# is one image manifest, with no untagged index children for the lifecycle policy to weigh.
+TRAINING_BUILD = {
+    "context": {"location": TRAINING_CONTEXT},
+    "dockerfile": {"location": TRAINING_DOCKERFILE},
+    "platforms": [IMAGE_PLATFORM],
+    "push": True,
+    # Previews (every pull request) must not need a Docker daemon; `up` builds and pushes.
+    "build_on_preview": False,
+    "exec_": False,
+    # The SDK's default, stated so the tag covers it.
+    "network": "default",
+}
+# Days an untagged image stays in the repository (see lifecycle_policy).
+UNTAGGED_IMAGE_DAYS = 7
 
 
 @dataclass
@@ -40,74 +58,22 @@ class TrainingPipelineArgs:
     model_package_groups: Mapping[str, pulumi.Input[str]]
 
 
-def ignore_file(context: Path, dockerfile: Path) -> Path:
-    """The ignore file Docker applies: `<Dockerfile>.dockerignore` if present, else the context's.
+def lifecycle_policy() -> dict:
+    """Expire untagged images only, never a tagged one, whatever its age or count.
 
-    The same precedence as BuildKit and the docker-build provider (its getIgnorePatterns).
+    A registered model version names its image by tag (the training image, and later the
+    inference image), so an expired image would leave that version undeployable; and which tags
+    registered versions use is beyond what a lifecycle rule can select. Tags are immutable and
+    never move, so nothing becomes untagged by a push; the rule clears leftovers of interrupted or
+    manual pushes. Images that an image index references are kept while the index is, and
+    reference artifacts follow their subject (ECR User Guide, "Automate the cleanup of images by
+    using lifecycle policies", lifecycle policy evaluation rules).
     """
-    specific = dockerfile.with_name(dockerfile.name + ".dockerignore")
-    return specific if specific.exists() else context / ".dockerignore"
-
-
-def build_context_tag(context: Path, dockerfile: Path, platform: str = IMAGE_PLATFORM) -> str:
-    """An image tag that changes whenever the provider would rebuild the image.
-
-    The repository's tags are immutable, so a tag must never be pushed twice (the push would
-    fail) and should not change when nothing did (a needless new image and state machine
-    update). The docker-build provider rebuilds when its context hash changes: the Dockerfile's
-    content, and every file Docker would send with its path, content and full mode string. So
-    this hash covers at least that (a superset: whatever changes the provider's hash changes the
-    tag): the Dockerfile and the ignore file, every file that might be sent (patterns are read
-    generously: one that might include a file includes it), with its path, permission bits and
-    content, and the target platform (a different platform is a different image).
-    """
-    ignore = ignore_file(context, dockerfile)
-    patterns = _dockerignore(ignore)
-    digest = hashlib.sha256(f"platform={platform}\0".encode())
-    for special in (dockerfile, ignore):
-        if special.exists():
-            digest.update(special.name.encode() + b"\0" + special.read_bytes() + b"\0")
-    for path in sorted(p for p in context.rglob("*") if p.is_file()):
-        relative = path.relative_to(context).as_posix()
-        if not _sent_to_docker(relative, patterns):
-            continue
-        mode = stat.S_IMODE(path.stat().st_mode)
-        digest.update(f"{relative}\0{mode:o}\0".encode())
-        digest.update(path.read_bytes())
-        digest.update(b"\0")
-    return f"src-{digest.hexdigest()[:16]}"
-
-
-def _dockerignore(path: Path) -> list[tuple[bool, str]]:
-    if not path.exists():
-        return []
-    rules = []
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        negated = line.startswith("!")
-        rules.append((negated, line.lstrip("!").lstrip("/").rstrip("/")))
-    return rules
-
-
-def _sent_to_docker(relative: str, rules: list[tuple[bool, str]]) -> bool:
-    """Docker's rule: the last matching pattern wins; a pattern also matches a file's folders."""
-    parts = relative.split("/")
-    candidates = ["/".join(parts[: i + 1]) for i in range(len(parts))]
-    included = True
-    for negated, pattern in rules:
-        alternatives = [pattern, pattern[3:]] if pattern.startswith("**/") else [pattern]
-        if any(fnmatch.fnmatchcase(c, p) for c in candidates for p in alternatives):
-            included = negated
-    return included
-
-
-def lifecycle_policy(images_to_keep: int) -> dict:
     return {"rules": [{
         "rulePriority": 1,
-        "description": f"Keep the newest {images_to_keep} images",
-        "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": images_to_keep},
+        "description": f"Expire untagged images {UNTAGGED_IMAGE_DAYS} days after their push; tagged images are kept",
+        "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days",
+                      "countNumber": UNTAGGED_IMAGE_DAYS},
         "action": {"type": "expire"},
     }]}
 
@@ -120,125 +86,144 @@ class TrainingPipeline(pulumi.ComponentResource):
     image_uri: pulumi.Output[str]
     state_machine: aws.sfn.StateMachine
     state_machine_arn: pulumi.Output[str]
+    schedules: dict[str, aws.cloudwatch.EventRule]
 
     def __init__(self, name: str, cfg: PlatformConfig, args: TrainingPipelineArgs,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("mlops:components:TrainingPipeline", name, None, opts)
-        key_arn = pulumi.Output.from_input(args.kms_key_arn)
-        namer = cfg.namer
-        models = [m.name for m in cfg.models]
-        job_prefixes = [training_workflow.job_prefix(cfg, m) for m in models]
+        self._name, self._cfg = name, cfg
+        self._key_arn = pulumi.Output.from_input(args.kms_key_arn)
+        self._account = account_of(self, cfg.region)
+        self._job_prefixes = [training_workflow.job_prefix(cfg, m.name) for m in cfg.models]
+        self._groups = pulumi.Output.all(**dict(args.model_package_groups))
 
-        self.data_bucket = SecureBucket("data", cfg, SecureBucketArgs(kms_key_arn=args.kms_key_arn),
-                                        opts=options.child(self))
-        self.artifact_bucket = SecureBucket("artifacts", cfg, SecureBucketArgs(kms_key_arn=args.kms_key_arn),
-                                            opts=options.child(self))
+        self.data_bucket = self._create_bucket("data")
+        self.artifact_bucket = self._create_bucket("artifacts")
+        self._create_image()
+        training_role = self._create_training_role()
+        pipeline_role, pipeline_access = self._create_pipeline_role(training_role, args.alert_topic_arn)
+        self._create_state_machine(training_role, pipeline_role, pipeline_access, args.alert_topic_arn)
+        self.schedules = self._create_schedules()
 
-        invoke = pulumi.InvokeOutputOptions(parent=self)
-        identity = aws.get_caller_identity_output(opts=invoke)
-        partition = aws.get_partition_output(opts=invoke)
-        account = pulumi.Output.all(partition.partition, identity.account_id).apply(
-            lambda v: Account(partition=v[0], region=cfg.region, account_id=v[1]))
+        self.register_outputs({
+            "data_bucket": self.data_bucket.name,
+            "artifact_bucket": self.artifact_bucket.name,
+            "repository_url": self.repository.repository_url,
+            "image_uri": self.image_uri,
+            "state_machine_arn": self.state_machine_arn,
+        })
 
-        # --- Training image: repository, lifecycle, build and push ---------------------------
-        # Stateful: registered model versions point at these images.
+    def _create_bucket(self, purpose: str) -> SecureBucket:
+        # Named `purpose` alone before children were named after their component.
+        return SecureBucket(f"{self._name}-{purpose}", self._cfg,
+                            SecureBucketArgs(kms_key_arn=self._key_arn, purpose=purpose),
+                            opts=options.child(self, aliases=options.formerly(purpose)))
+
+    def _create_image(self) -> None:
+        """The repository (stateful: registered versions point at its images), its lifecycle,
+        and the image, built and pushed under a tag that changes exactly with its inputs."""
+        cfg, name = self._cfg, self._name
         self.repository = aws.ecr.Repository(
-            "training-images",
-            name=namer.name("training", "ecr"),
+            f"{name}-images",
+            name=cfg.namer.name("training", "ecr"),
             image_tag_mutability="IMMUTABLE",
             image_scanning_configuration={"scan_on_push": True},
-            encryption_configurations=[{"encryption_type": "KMS", "kms_key": key_arn}],
+            encryption_configurations=[{"encryption_type": "KMS", "kms_key": self._key_arn}],
             force_delete=cfg.force_destroy,
             opts=options.stateful(self, cfg),
         )
         aws.ecr.LifecyclePolicy(
-            "training-images-lifecycle",
+            f"{name}-images-lifecycle",
             repository=self.repository.name,
-            policy=json.dumps(lifecycle_policy(cfg.retention.images_to_keep)),
+            policy=json.dumps(lifecycle_policy()),
             opts=options.child(self),
         )
-        self.image_tag = build_context_tag(ROOT / TRAINING_CONTEXT, ROOT / TRAINING_DOCKERFILE)
+        self.image_tag = build_context_tag(ROOT / TRAINING_CONTEXT, ROOT / TRAINING_DOCKERFILE, TRAINING_BUILD)
         self.image_uri = pulumi.Output.concat(self.repository.repository_url, ":", self.image_tag)
-        token = aws.ecr.get_authorization_token_output(registry_id=self.repository.registry_id, opts=invoke)
+        # The token expires after 12 hours; the provider's Diff ignores registry password changes,
+        # so a new token never rebuilds. (ignore_changes on it would be harmful: the engine would
+        # then hand a rebuild the old, expired password.)
+        token = aws.ecr.get_authorization_token_output(registry_id=self.repository.registry_id,
+                                                       opts=pulumi.InvokeOutputOptions(parent=self))
         self.image = docker_build.Image(
-            "training-image",
-            context={"location": TRAINING_CONTEXT},
-            dockerfile={"location": TRAINING_DOCKERFILE},
-            platforms=[IMAGE_PLATFORM],
+            f"{name}-image",
             tags=[self.image_uri],
-            push=True,
             registries=[{
                 "address": self.repository.repository_url.apply(lambda url: url.split("/", 1)[0]),
                 "username": token.user_name,
                 "password": pulumi.Output.secret(token.password),
             }],
-            # Previews (every pull request) must not need a Docker daemon; `up` builds and pushes.
-            build_on_preview=False,
+            **TRAINING_BUILD,
             opts=options.child(self),
         )
 
-        # --- Roles -------------------------------------------------------------------------
-        training_role = aws.iam.Role(
-            "training-job-role",
-            name=namer.name("training-job", "iam_role"),
+    def _create_training_role(self) -> aws.iam.Role:
+        cfg, name = self._cfg, self._name
+        role = aws.iam.Role(
+            f"{name}-job-role",
+            name=cfg.namer.name("training-job", "iam_role"),
             description=f"{cfg.project} {cfg.stack}: SageMaker training jobs of the training pipeline",
             # No aws:SourceAccount condition: SageMaker assumes the role for the job itself.
             assume_role_policy=json.dumps(training_policies.trust_policy("sagemaker.amazonaws.com")),
             opts=options.child(self),
         )
         aws.iam.RolePolicy(
-            "training-job-access",
-            role=training_role.id,
-            policy=pulumi.Output.all(
-                account=account, data=self.data_bucket.arn, artifacts=self.artifact_bucket.arn, key=key_arn,
-                repository=self.repository.arn,
-            ).apply(lambda v: json.dumps(training_policies.training_role_policy(
-                account=v["account"], models=models, job_prefixes=job_prefixes, data_bucket_arn=v["data"],
-                artifact_bucket_arn=v["artifacts"], key_arn=v["key"], repository_arn=v["repository"]))),
+            f"{name}-job-access",
+            role=role.id,
+            policy=json_of(training_policies.training_role_policy, account=self._account,
+                           models=[m.name for m in cfg.models], job_prefixes=self._job_prefixes,
+                           data_bucket_arn=self.data_bucket.arn, artifact_bucket_arn=self.artifact_bucket.arn,
+                           key_arn=self._key_arn, repository_arn=self.repository.arn),
             opts=options.child(self),
         )
+        return role
 
-        state_machine_name = namer.name("training", "state_machine")
-        pipeline_role = aws.iam.Role(
-            "training-pipeline-role",
-            name=namer.name("training-pipeline", "iam_role"),
+    def _create_pipeline_role(self, training_role: aws.iam.Role,
+                              topic_arn: pulumi.Input[str]) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
+        cfg, name = self._cfg, self._name
+        machine_name = cfg.namer.name("training", "state_machine")
+        role = aws.iam.Role(
+            f"{name}-pipeline-role",
+            name=cfg.namer.name("training-pipeline", "iam_role"),
             description=f"{cfg.project} {cfg.stack}: the training pipeline state machine",
-            assume_role_policy=account.apply(lambda a: json.dumps(training_policies.trust_policy(
-                "states.amazonaws.com", a, [a.arn("states", f"stateMachine:{state_machine_name}")]))),
+            assume_role_policy=self._account.apply(lambda a: json.dumps(training_policies.trust_policy(
+                "states.amazonaws.com", a, [a.arn("states", f"stateMachine:{machine_name}")]))),
             opts=options.child(self),
         )
-        groups = pulumi.Output.all(**dict(args.model_package_groups))
-        pipeline_access = aws.iam.RolePolicy(
-            "training-pipeline-access",
-            role=pipeline_role.id,
-            policy=pulumi.Output.all(
-                account=account, training_role=training_role.arn, groups=groups, topic=args.alert_topic_arn,
-                key=key_arn,
-            ).apply(lambda v: json.dumps(training_policies.state_machine_policy(
-                account=v["account"], job_prefixes=job_prefixes, training_role_arn=v["training_role"],
-                package_groups=[v["groups"][m] for m in models], topic_arn=v["topic"], key_arn=v["key"]))),
+        models = [m.name for m in cfg.models]
+        access = aws.iam.RolePolicy(
+            f"{name}-pipeline-access",
+            role=role.id,
+            policy=json_of(training_policies.state_machine_policy, account=self._account,
+                           job_prefixes=self._job_prefixes, training_role_arn=training_role.arn,
+                           package_groups=self._groups.apply(lambda groups: [groups[m] for m in models]),
+                           topic_arn=topic_arn, key_arn=self._key_arn),
             opts=options.child(self),
         )
+        return role, access
 
-        # --- State machine -------------------------------------------------------------------
+    def _create_state_machine(self, training_role: aws.iam.Role, pipeline_role: aws.iam.Role,
+                              pipeline_access: aws.iam.RolePolicy, topic_arn: pulumi.Input[str]) -> None:
+        cfg, name = self._cfg, self._name
         # Stateful: execution logs are the history of every training run.
         log_group = aws.cloudwatch.LogGroup(
-            "training-pipeline-logs",
+            f"{name}-pipeline-logs",
             # /aws/vendedlogs/ keeps CloudWatch Logs' resource policy small (AWS's advice for
             # Step Functions logging).
-            name=f"/aws/vendedlogs/states/{namer.name('training', 'log_group')}",
+            name=f"/aws/vendedlogs/states/{cfg.namer.name('training', 'log_group')}",
             retention_in_days=cfg.retention.log_retention_days,
-            kms_key_id=key_arn,
+            kms_key_id=self._key_arn,
             opts=options.stateful(self, cfg),
         )
         definition = pulumi.Output.all(
-            image_uri=self.image_uri, training_role_arn=training_role.arn, kms_key_arn=key_arn,
-            topic_arn=args.alert_topic_arn, data_bucket=self.data_bucket.name,
-            artifact_bucket=self.artifact_bucket.name, package_groups=groups,
+            image_uri=self.image_uri, training_role_arn=training_role.arn, kms_key_arn=self._key_arn,
+            topic_arn=topic_arn, data_bucket=self.data_bucket.name,
+            artifact_bucket=self.artifact_bucket.name, package_groups=self._groups,
+            partition=self._account.apply(lambda account: account.partition),
         ).apply(lambda v: json.dumps(training_workflow.definition(training_workflow.spec_for(cfg, **v)), indent=2))
         self.state_machine = aws.sfn.StateMachine(
-            "training-pipeline",
-            name=state_machine_name,
+            f"{name}-pipeline",
+            name=cfg.namer.name("training", "state_machine"),
             type="STANDARD",  # `.sync` waits need standard workflows
             role_arn=pipeline_role.arn,
             definition=definition,
@@ -254,48 +239,46 @@ class TrainingPipeline(pulumi.ComponentResource):
         )
         self.state_machine_arn = self.state_machine.arn
 
-        # --- Scheduled retraining --------------------------------------------------------------
+    def _create_schedules(self) -> dict[str, aws.cloudwatch.EventRule]:
+        """One EventBridge rule per model with a retraining schedule, and the role they start
+        the state machine with (none when no model has a schedule)."""
+        cfg, name = self._cfg, self._name
         scheduled = [m for m in cfg.models if m.retrain_schedule]
-        self.schedules: dict[str, aws.cloudwatch.EventRule] = {}
-        if scheduled:
-            rule_names = {m.name: namer.name(f"{m.name}-retrain", "events_rule") for m in scheduled}
-            scheduler_role = aws.iam.Role(
-                "training-schedule-role",
-                name=namer.name("training-schedule", "iam_role"),
-                description=f"{cfg.project} {cfg.stack}: EventBridge schedules that start the training pipeline",
-                assume_role_policy=account.apply(lambda a: json.dumps(training_policies.trust_policy(
-                    "events.amazonaws.com", a, [a.arn("events", f"rule/{n}") for n in rule_names.values()]))),
-                opts=options.child(self),
+        if not scheduled:
+            return {}
+        rule_names = {m.name: cfg.namer.name(f"{m.name}-retrain", "events_rule") for m in scheduled}
+        role = aws.iam.Role(
+            f"{name}-schedule-role",
+            name=cfg.namer.name("training-schedule", "iam_role"),
+            description=f"{cfg.project} {cfg.stack}: EventBridge schedules that start the training pipeline",
+            assume_role_policy=self._account.apply(lambda a: json.dumps(training_policies.trust_policy(
+                "events.amazonaws.com", a, [a.arn("events", f"rule/{n}") for n in rule_names.values()]))),
+            opts=options.child(self),
+        )
+        access = aws.iam.RolePolicy(
+            f"{name}-schedule-access",
+            role=role.id,
+            policy=json_of(training_policies.scheduler_policy, state_machine_arn=self.state_machine_arn),
+            opts=options.child(self),
+        )
+        rules = {}
+        for model in scheduled:
+            rules[model.name] = rule = aws.cloudwatch.EventRule(
+                f"{name}-{model.name}-retrain",
+                name=rule_names[model.name],
+                description=f"Retrain model '{model.name}' on its schedule ({model.retrain_schedule})",
+                schedule_expression=model.retrain_schedule,
+                opts=options.child(self, aliases=options.formerly(f"{model.name}-retrain")),
             )
-            scheduler_access = aws.iam.RolePolicy(
-                "training-schedule-access",
-                role=scheduler_role.id,
-                policy=self.state_machine.arn.apply(lambda arn: json.dumps(training_policies.scheduler_policy(arn))),
-                opts=options.child(self),
+            aws.cloudwatch.EventTarget(
+                f"{name}-{model.name}-retrain-target",
+                rule=rule.name,
+                arn=self.state_machine_arn,
+                role_arn=role.arn,
+                # The model's defaults, exactly what an operator gets with no hyperparameters.
+                input=json.dumps({"model_name": model.name, "hyperparameters": {}}),
+                opts=options.child(self, depends_on=[access],
+                                   aliases=options.formerly(f"{model.name}-retrain-target")),
             )
-            for model in scheduled:
-                rule = aws.cloudwatch.EventRule(
-                    f"{model.name}-retrain",
-                    name=rule_names[model.name],
-                    description=f"Retrain model '{model.name}' on its schedule ({model.retrain_schedule})",
-                    schedule_expression=model.retrain_schedule,
-                    opts=options.child(self),
-                )
-                aws.cloudwatch.EventTarget(
-                    f"{model.name}-retrain-target",
-                    rule=rule.name,
-                    arn=self.state_machine.arn,
-                    role_arn=scheduler_role.arn,
-                    # The model's defaults, exactly what an operator gets with no hyperparameters.
-                    input=json.dumps({"model_name": model.name, "hyperparameters": {}}),
-                    opts=options.child(self, depends_on=[scheduler_access]),
-                )
-                self.schedules[model.name] = rule
+        return rules
 
-        self.register_outputs({
-            "data_bucket": self.data_bucket.name,
-            "artifact_bucket": self.artifact_bucket.name,
-            "repository_url": self.repository.repository_url,
-            "image_uri": self.image_uri,
-            "state_machine_arn": self.state_machine_arn,
-        })

@@ -1,15 +1,22 @@
 """IAM documents of the training pipeline, as pure functions of names and ARNs.
 
 Least privilege, checked by tests/program/test_training_pipeline.py: no wildcard actions, and
-`"Resource": "*"` only where the service has no resource-level permissions at all; each such
-statement says so, and its Sid is listed in `UNSCOPED_STATEMENTS`.
+`"Resource": "*"` only where the service has no resource-level permissions at all or AWS's
+documented policy for the integration grants it so; each such statement says which, and its Sid
+is listed in `UNSCOPED_STATEMENTS`. Sources, cited at each statement:
+- SageMaker Developer Guide, "How to use SageMaker AI execution roles", CreateTrainingJob API:
+  Execution Role Permissions (the training role), and the OutputDataConfig.KmsKeyId reference.
+- Step Functions Developer Guide, "IAM policies for Amazon SageMaker AI" (CreateTrainingJob, Run
+  a Job .sync), "Create and manage Amazon SageMaker AI jobs", and the logging and X-Ray pages
+  (the pipeline role).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from components.documents import Account
 
 # SageMaker's own log group for every training job in the account (SageMaker creates it).
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
@@ -23,18 +30,9 @@ UNSCOPED_STATEMENTS = frozenset({
     "AuthenticateToEcr",   # ecr:GetAuthorizationToken: the token is for the whole registry
     "PublishJobMetrics",   # cloudwatch:PutMetricData: scoped by the namespace condition instead
     "DeliverLogs",         # CloudWatch Logs vended-log delivery (how Step Functions logs)
+    "ReadTrainingJobTags", # sagemaker:ListTags: Step Functions' documented .sync policy grants it on "*"
     "Trace",               # X-Ray segments and sampling
 })
-
-
-@dataclass(frozen=True)
-class Account:
-    partition: str
-    region: str
-    account_id: str
-
-    def arn(self, service: str, resource: str, regional: bool = True) -> str:
-        return f"arn:{self.partition}:{service}:{self.region if regional else ''}:{self.account_id}:{resource}"
 
 
 def _policy(*statements: dict[str, Any]) -> dict[str, Any]:
@@ -58,8 +56,9 @@ def trust_policy(service: str, account: Account | None = None, source_arns: Sequ
 def training_role_policy(*, account: Account, models: Sequence[str], job_prefixes: Sequence[str],
                          data_bucket_arn: str, artifact_bucket_arn: str, key_arn: str,
                          repository_arn: str) -> dict[str, Any]:
-    """What a training job may do: read its model's data, write its model's artifacts, pull the
-    training image, write its own log streams and metrics, and use the platform key for both."""
+    """What a training job may do: read its model's data, write and read back its model's
+    artifacts, pull the training image, write its own log streams and metrics, and use the
+    platform key for all of it (execution role permissions of CreateTrainingJob)."""
     prefixes = [f"{model}/*" for model in models]
     log_group = account.arn("logs", f"log-group:{TRAINING_LOG_GROUP}")
     return _policy(
@@ -72,9 +71,17 @@ def training_role_policy(*, account: Account, models: Sequence[str], job_prefixe
          "Resource": [data_bucket_arn, artifact_bucket_arn]},
         {"Sid": "WriteArtifacts", "Effect": "Allow", "Action": ["s3:PutObject", "s3:AbortMultipartUpload"],
          "Resource": [f"{artifact_bucket_arn}/{p}" for p in prefixes]},
+        # The guide scopes s3:GetObject to the input URIs and OutputDataConfig.S3OutputPath alike:
+        # the job reads back what it writes under its model's prefix.
+        {"Sid": "ReadArtifacts", "Effect": "Allow", "Action": ["s3:GetObject"],
+         "Resource": [f"{artifact_bucket_arn}/{p}" for p in prefixes]},
+        # Data is SSE-KMS (kms:Decrypt); output names a KMS key, which needs kms:Encrypt
+        # (OutputDataConfig.KmsKeyId: "the SageMaker execution role must include permissions to
+        # call kms:Encrypt"); S3 asks for data keys on the role's behalf when it writes.
         {"Sid": "UsePlatformKey", "Effect": "Allow",
-         "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"], "Resource": [key_arn]},
-        # The encrypted training volume: SageMaker creates a grant for the EC2/EBS service only.
+         "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"], "Resource": [key_arn]},
+        # The encrypted training volume (ResourceConfig.VolumeKmsKeyId needs kms:CreateGrant):
+        # SageMaker creates a grant for the EC2/EBS service only.
         {"Sid": "GrantKeyToTrainingVolume", "Effect": "Allow", "Action": ["kms:CreateGrant"], "Resource": [key_arn],
          "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}}},
         {"Sid": "PullTrainingImage", "Effect": "Allow",
@@ -103,10 +110,16 @@ def state_machine_policy(*, account: Account, job_prefixes: Sequence[str], train
     # SageMaker ARNs carry names in lowercase.
     groups = [name.lower() for name in package_groups]
     return _policy(
+        # The .sync policy's CreateTrainingJob, DescribeTrainingJob and StopTrainingJob (the Stop
+        # state's aws-sdk:sagemaker:stopTrainingJob is the same action); AddTags because the job
+        # is created with Tags (SageMaker authorizes tag-on-create as AddTags).
         {"Sid": "RunTrainingJobs", "Effect": "Allow",
          "Action": ["sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob",
                     "sagemaker:AddTags"],
          "Resource": jobs},
+        # The .sync policy grants sagemaker:ListTags on "*": the integration reads the tags of
+        # the job it watches. Read-only, and tags hold no secrets here.
+        {"Sid": "ReadTrainingJobTags", "Effect": "Allow", "Action": ["sagemaker:ListTags"], "Resource": "*"},
         # How `createTrainingJob.sync` learns the job ended: Step Functions manages this rule.
         {"Sid": "FollowTrainingJobEvents", "Effect": "Allow",
          "Action": ["events:PutTargets", "events:PutRule", "events:DescribeRule"],
@@ -114,7 +127,10 @@ def state_machine_policy(*, account: Account, job_prefixes: Sequence[str], train
         {"Sid": "PassTrainingRoleToSageMaker", "Effect": "Allow", "Action": ["iam:PassRole"],
          "Resource": [training_role_arn],
          "Condition": {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}}},
-        # The job's volume and output are encrypted with the platform key, requested by this role.
+        # The job's volume is encrypted with the platform key. SageMaker's API permissions
+        # reference asks the caller of CreateTrainingJob for kms:CreateGrant when a
+        # VolumeKmsKeyId is given and the execution role lacks it; the training role has it, so
+        # this is the documented fallback, confined to requests that come through SageMaker.
         {"Sid": "GrantKeyToTrainingJobs", "Effect": "Allow", "Action": ["kms:CreateGrant", "kms:DescribeKey"],
          "Resource": [key_arn],
          "Condition": {"StringEquals": {"kms:ViaService": f"sagemaker.{account.region}.amazonaws.com"}}},

@@ -61,11 +61,18 @@ from containers.contracts.metrics import MAXIMIZE, METRIC_DEFINITIONS, METRIC_SP
 # The only service integrations the machine uses (the tests hold it to this list). StopTrainingJob
 # is not one of SageMaker's optimized APIs (developer guide, "Create and manage Amazon SageMaker
 # AI jobs with Step Functions"), so it goes through the AWS SDK integration.
-TRAIN_RESOURCE = "arn:aws:states:::sagemaker:createTrainingJob.sync"
-STOP_RESOURCE = "arn:aws:states:::aws-sdk:sagemaker:stopTrainingJob"
-REGISTER_RESOURCE = "arn:aws:states:::aws-sdk:sagemaker:createModelPackage"
-PUBLISH_RESOURCE = "arn:aws:states:::sns:publish"
-RESOURCES = (TRAIN_RESOURCE, STOP_RESOURCE, REGISTER_RESOURCE, PUBLISH_RESOURCE)
+TRAIN_INTEGRATION = "sagemaker:createTrainingJob.sync"
+STOP_INTEGRATION = "aws-sdk:sagemaker:stopTrainingJob"
+REGISTER_INTEGRATION = "aws-sdk:sagemaker:createModelPackage"
+PUBLISH_INTEGRATION = "sns:publish"
+INTEGRATIONS = (TRAIN_INTEGRATION, STOP_INTEGRATION, REGISTER_INTEGRATION, PUBLISH_INTEGRATION)
+
+
+def integration_arn(partition: str, integration: str) -> str:
+    """A service integration's `Resource`: `arn:<partition>:states:::<integration>` (aws-cn and
+    aws-us-gov have their own partition in it, like every other ARN)."""
+    return f"arn:{partition}:states:::{integration}"
+
 
 # State names other code refers to (tests, the runbook).
 TRAIN_STATE = "Train"
@@ -200,6 +207,7 @@ class WorkflowSpec:
     models: tuple[ModelRun, ...]
     metric_definitions: Sequence[Mapping[str, str]]
     job_tags: Mapping[str, str] = field(default_factory=dict)
+    partition: str = "aws"  # of the integration ARNs: aws, aws-cn, aws-us-gov
 
 
 def definition(spec: WorkflowSpec) -> dict[str, Any]:
@@ -232,7 +240,7 @@ def definition(spec: WorkflowSpec) -> dict[str, Any]:
         }
     states.update(_hyperparameter_states(spec))
     states[TRAIN_STATE] = _train_state(spec)
-    states[STOP_STATE] = _stop_state()
+    states[STOP_STATE] = _stop_state(spec)
     states.update(_evaluation_states())
     states[REGISTER_STATE] = _register_state(spec)
     for task in RETRIED_TASKS:
@@ -412,7 +420,7 @@ def _train_state(spec: WorkflowSpec) -> dict[str, Any]:
     return {
         "Type": "Task",
         "Comment": "Run the training job and wait for it to end",
-        "Resource": TRAIN_RESOURCE,
+        "Resource": integration_arn(spec.partition, TRAIN_INTEGRATION),
         "Parameters": {
             "TrainingJobName.$": "$.job.training_job_name",
             "RoleArn": spec.training_role_arn,
@@ -441,7 +449,7 @@ def _train_state(spec: WorkflowSpec) -> dict[str, Any]:
     }
 
 
-def _stop_state() -> dict[str, Any]:
+def _stop_state(spec: WorkflowSpec) -> dict[str, Any]:
     """Stop the run's job on the way to TrainingFailed, so nothing runs unwatched.
 
     Harmless when there is nothing to stop: a job that was never created answers
@@ -451,7 +459,7 @@ def _stop_state() -> dict[str, Any]:
     return {
         "Type": "Task",
         "Comment": "Stop the training job if it exists and still runs",
-        "Resource": STOP_RESOURCE,
+        "Resource": integration_arn(spec.partition, STOP_INTEGRATION),
         "Parameters": {"TrainingJobName.$": "$.job.training_job_name"},
         "ResultSelector": {"stop_requested": True},
         "ResultPath": "$.stop",
@@ -595,7 +603,7 @@ def _register_state(spec: WorkflowSpec) -> dict[str, Any]:
     return {
         "Type": "Task",
         "Comment": "Register the trained model as a new version of the model's package group",
-        "Resource": REGISTER_RESOURCE,
+        "Resource": integration_arn(spec.partition, REGISTER_INTEGRATION),
         "Parameters": {
             "ModelPackageGroupName.$": "$.run.model_package_group",
             "ModelPackageDescription.$": (
@@ -690,7 +698,7 @@ def _notification_states(spec: WorkflowSpec) -> dict[str, Any]:
         NOTIFY_STATE: {
             "Type": "Task",
             "Comment": "Tell the alert topic how the run ended",
-            "Resource": PUBLISH_RESOURCE,
+            "Resource": integration_arn(spec.partition, PUBLISH_INTEGRATION),
             "Parameters": {
                 "TopicArn": spec.topic_arn,
                 "Subject.$": "$.notification.subject",
@@ -734,7 +742,8 @@ def job_prefix(cfg: PlatformConfig, model: str) -> str:
 
 
 def spec_for(cfg: PlatformConfig, *, image_uri: str, training_role_arn: str, kms_key_arn: str, topic_arn: str,
-             data_bucket: str, artifact_bucket: str, package_groups: Mapping[str, str]) -> WorkflowSpec:
+             data_bucket: str, artifact_bucket: str, package_groups: Mapping[str, str],
+             partition: str = "aws") -> WorkflowSpec:
     """The spec of a stack's pipeline once its resources' names and ARNs are known.
 
     Data lives under `s3://<data>/<model>/{train,validation}/` (CSV with a header, label first);
@@ -773,4 +782,5 @@ def spec_for(cfg: PlatformConfig, *, image_uri: str, training_role_arn: str, kms
         models=models,
         metric_definitions=tuple(METRIC_DEFINITIONS),
         job_tags=tags,
+        partition=partition,
     )

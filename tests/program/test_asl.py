@@ -24,10 +24,10 @@ from automation import offline
 from components import config, training_workflow
 from components.training_workflow import (
     COMPARISONS,
+    INTEGRATIONS,
     NOTIFY_STATE,
     OUTCOMES,
     REGISTER_STATE,
-    RESOURCES,
     RETRIED_TASKS,
     STOP_STATE,
     TRAIN_STATE,
@@ -69,7 +69,7 @@ def _state_problems(state: dict[str, Any], states: dict[str, Any], at: str) -> l
         problems.append(f"{at}: a Choice needs Choices")
     if kind not in TERMINAL_TYPES and kind != "Choice" and ("Next" in state) == bool(state.get("End")):
         problems.append(f"{at}: needs exactly one of Next and End")
-    if kind == "Task" and state.get("Resource") not in RESOURCES:
+    if kind == "Task" and state.get("Resource") not in {training_workflow.integration_arn("aws", i) for i in INTEGRATIONS}:
         problems.append(f"{at}: unexpected integration {state.get('Resource')!r}")
     problems += [f"{at}: goes to missing state {target!r}" for target in targets(state) if target not in states]
     problems += [f"{at}: a Catch without ErrorEquals" for catcher in state.get("Catch", []) if not catcher.get("ErrorEquals")]
@@ -361,3 +361,14 @@ def test_the_structure_check_catches(breakage):
     definition = copy.deepcopy(definition_for("dev"))
     break_it(definition)
     assert any(expected in problem for problem in structure_problems(definition)), structure_problems(definition)
+
+
+@pytest.mark.parametrize("region, partition", [("us-east-1", "aws"), ("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov")])
+def test_integration_arns_carry_the_stacks_partition(region, partition):
+    """Service integration ARNs are partition-specific like every other ARN: in aws-cn a task
+    naming `arn:aws:states:::...` would not run. The plan passes the partition the provider reports."""
+    plan = offline.plan("dev", config_overrides={"aws:region": region})
+    (machine,) = plan.of_type("aws:sfn/stateMachine:StateMachine")
+    states = json.loads(machine.inputs["definition"])["States"]  # every Task is a top-level state
+    resources = {state["Resource"] for state in states.values() if "Resource" in state}
+    assert resources == {training_workflow.integration_arn(partition, i) for i in INTEGRATIONS}

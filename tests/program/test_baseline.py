@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 
+import pytest
+
+from automation import offline
 from automation.offline import Plan
 
 BUCKET = "aws:s3/bucket:Bucket"
@@ -63,14 +67,97 @@ def test_every_aws_resource_uses_the_tagging_provider(stack_plan: Plan):
     assert untagged == []
 
 
-def test_kms_key_rotates_and_lets_services_use_it(stack_plan: Plan):
+def key_statements(plan: Plan) -> dict[str, dict]:
+    (key,) = plan.of_type("aws:kms/key:Key")
+    return {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
+
+
+def test_kms_key_rotates_and_lets_only_the_services_that_need_it_use_it(stack_plan: Plan):
     (key,) = stack_plan.of_type("aws:kms/key:Key")
     assert key.inputs["enableKeyRotation"] is True
-    policy = json.loads(key.inputs["policy"])
-    sids = {s["Sid"]: s for s in policy["Statement"]}
+    sids = key_statements(stack_plan)
     assert sids["AccountAdministersKeyThroughIam"]["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
-    assert "logs.us-east-1.amazonaws.com" == sids["CloudWatchLogsEncryptsThisAccountsLogGroups"]["Principal"]["Service"]
-    assert "sns.amazonaws.com" in sids["PlatformServicesUseKey"]["Principal"]["Service"]
+    logs = sids["CloudWatchLogsEncryptsThisAccountsLogGroups"]
+    assert logs["Principal"] == {"Service": "logs.us-east-1.amazonaws.com"}
+    assert logs["Condition"] == {"ArnLike": {
+        "kms:EncryptionContext:aws:logs:arn": "arn:aws:logs:us-east-1:123456789012:log-group:*"}}
+    # Step Functions publishes with its role's IAM permissions, SNS with the publisher's: neither
+    # needs a key policy statement of its own.
+    services = {s["Principal"]["Service"] for s in sids.values() if "Service" in s["Principal"]}
+    assert services == {"logs.us-east-1.amazonaws.com", "events.amazonaws.com", "cloudwatch.amazonaws.com"}
+
+
+@pytest.mark.parametrize("service", ["events.amazonaws.com", "cloudwatch.amazonaws.com"])
+def test_topic_publishers_encrypt_for_this_stacks_topics_only(stack_plan: Plan, service):
+    """EventBridge sends no aws:SourceAccount/aws:SourceArn to KMS for an encrypted topic (SNS
+    Developer Guide, Key management): a condition on them would drop every event silently. The
+    one condition is the encryption context SNS sends for the topic it encrypts for."""
+    (statement,) = [s for s in key_statements(stack_plan).values() if s["Principal"] == {"Service": service}]
+    assert statement["Action"] == ["kms:GenerateDataKey*", "kms:Decrypt"]
+    (condition,) = statement["Condition"].values()
+    assert list(statement["Condition"]) == ["StringLike"] and list(condition) == ["kms:EncryptionContext:aws:sns:topicArn"]
+    topics = condition["kms:EncryptionContext:aws:sns:topicArn"]
+    assert fnmatch.fnmatchcase(stack_plan.outputs["alert_topic_arn"], topics)
+    other = "prod" if stack_plan.stack == "dev" else "dev"
+    assert not fnmatch.fnmatchcase(f"arn:aws:sns:us-east-1:123456789012:mlops-platform-{other}-alerts", topics)
+
+
+def test_the_alert_topic_policy_lets_this_stacks_rules_and_alarms_publish(stack_plan: Plan):
+    (topic_policy,) = stack_plan.of_type("aws:sns/topicPolicy:TopicPolicy")
+    topic = stack_plan.outputs["alert_topic_arn"]
+    assert topic_policy.inputs["arn"] == topic
+    sids = {s["Sid"]: s for s in json.loads(topic_policy.inputs["policy"])["Statement"]}
+    assert all(s["Resource"] == topic for s in sids.values())
+    account = sids["ThisAccountUsesTopicThroughIam"]
+    assert account["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"} and "sns:Publish" in account["Action"]
+    rules = sids["ThisStacksEventBridgeRulesPublish"]
+    assert (rules["Principal"], rules["Action"]) == ({"Service": "events.amazonaws.com"}, "sns:Publish")
+    rule_arns = rules["Condition"]["ArnLike"]["aws:SourceArn"]
+    assert rule_arns == f"arn:aws:events:us-east-1:123456789012:rule/mlops-platform-{stack_plan.stack}-*"
+    # The stack's own rules fit the pattern (issues #8 and #11 add ones that publish here).
+    assert all(fnmatch.fnmatchcase(r.outputs["arn"], rule_arns) for r in stack_plan.of_type("aws:cloudwatch/eventRule:EventRule"))
+    alarms = sids["ThisStacksCloudWatchAlarmsPublish"]
+    assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert alarms["Condition"] == {
+        "ArnLike": {"aws:SourceArn": f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:mlops-platform-{stack_plan.stack}-*"},
+        "StringEquals": {"aws:SourceAccount": "123456789012"}}
+    deny = sids["DenyPublishWithoutTls"]
+    assert (deny["Effect"], deny["Principal"], deny["Condition"]) == ("Deny", "*", {"Bool": {"aws:SecureTransport": "false"}})
+
+
+# Every policy document the program writes, by resource type and input.
+POLICY_INPUTS = {
+    "aws:iam/rolePolicy:RolePolicy": "policy",
+    "aws:iam/role:Role": "assumeRolePolicy",
+    "aws:kms/key:Key": "policy",
+    "aws:sns/topicPolicy:TopicPolicy": "policy",
+    "aws:s3/bucketPolicy:BucketPolicy": "policy",
+}
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+@pytest.fixture(scope="module")
+def china_plan() -> Plan:
+    return offline.plan("dev", config_overrides={"aws:region": "cn-north-1"})
+
+
+@pytest.mark.parametrize("type_, field", POLICY_INPUTS.items(), ids=list(POLICY_INPUTS))
+def test_every_policy_builds_its_arns_with_the_partition(china_plan: Plan, type_, field):
+    """Planned in cn-north-1 (partition aws-cn): no ARN in any policy may say `arn:aws:`."""
+    documents = [json.loads(r.inputs[field]) for r in china_plan.of_type(type_)]
+    arns = [s for d in documents for s in _strings(d) if s.startswith("arn:")]
+    assert documents and arns
+    assert [a for a in arns if not a.startswith("arn:aws-cn:")] == []
 
 
 def test_prod_stateful_resources_are_protected_and_retained(plan_for):

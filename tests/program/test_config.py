@@ -469,7 +469,7 @@ def test_every_value_that_becomes_a_tag_is_checked(project, problem):
     (("models", 0, "endpoint", "variants", 0, "weight"), math.inf, "expected a finite number"),
     (("models", 0, "trainingVolumeGb"), math.inf, "expected an integer"),
     (("models", 0, "endpoint", "dataCapturePercent"), 100.0, "expected an integer"),
-    (("retention", "imagesToKeep"), -math.inf, "expected an integer"),
+    (("retention", "modelVersionsToKeep"), -math.inf, "expected an integer"),
     (("models", 0, "maxRuntimeSeconds"), 28 * 86400 + 1, "must be between 60 and 2419200"),
 ])
 def test_every_numeric_field_is_finite_and_in_range(path, value, message):
@@ -534,3 +534,13 @@ def test_aws_keys_come_from_the_provider_sdk():
                for value in vars(cls).values() if isinstance(value, property)]
     consts = {c for getter in getters for c in getter.__code__.co_consts if isinstance(c, str)}
     assert keys <= consts and len(keys) == len(getters)
+
+
+def test_a_retired_key_is_refused_with_the_reason_it_went():
+    """`retention.imagesToKeep` configured the ECR lifecycle, which no longer expires tagged images:
+    accepting the key would silently configure nothing."""
+    values = dev_values()
+    values["retention"]["imagesToKeep"] = 10
+    assert problems(values) == [
+        f"{PROJECT}:retention.imagesToKeep: got 10; no longer used: tagged images are never expired, because a "
+        "registered model version may point at any of them (docs/architecture.md, Training pipeline); remove the key"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 
 from hypothesis import given
@@ -49,3 +50,13 @@ def test_shortening_is_stable_and_marked_by_a_hash():
 def test_bucket_prefix_leaves_room_for_the_unique_suffix():
     prefix = Namer("mlops-platform", "pr-99999").bucket_prefix("artifacts-for-a-very-long-purpose")
     assert prefix.endswith("-") and len(prefix) <= 37
+
+
+@given(stack=stacks, purpose=purposes, kind=st.sampled_from(["sns", "events_rule", "alarm", "state_machine"]))
+def test_the_stack_pattern_matches_every_name_of_the_stack_and_no_other_stacks(stack, purpose, kind):
+    """Policies that admit "this stack's rules, alarms and topics" (the key and topic policies)
+    rely on every such name fitting `<project>-<stack>-*`, shortened or not."""
+    namer = Namer("mlops-platform", stack)
+    assert fnmatch.fnmatchcase(namer.name(purpose, kind), namer.pattern())
+    for other in (f"{stack}0", "x" + stack):
+        assert not fnmatch.fnmatchcase(Namer("mlops-platform", other).name(purpose, kind), namer.pattern())

@@ -3,10 +3,8 @@ roles' least privilege, schedules, the image and its repository, the alert topic
 
 from __future__ import annotations
 
+import fnmatch
 import json
-import os
-import re
-from pathlib import Path
 
 import pytest
 import yaml
@@ -14,16 +12,18 @@ import yaml
 from automation import offline
 from automation.offline import Plan
 from components import config, training_workflow
-from components.training_pipeline import ROOT, TRAINING_CONTEXT, TRAINING_DOCKERFILE, build_context_tag
+from components.build_context import build_context_tag
+from components.training_pipeline import ROOT, TRAINING_BUILD, TRAINING_CONTEXT, TRAINING_DOCKERFILE
 from components.training_policies import UNSCOPED_STATEMENTS
 from containers.contracts.metrics import METRIC_DEFINITIONS
 
 STATE_MACHINE = "aws:sfn/stateMachine:StateMachine"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-# The only actions that may use "Resource": "*": their APIs have no resource-level permissions.
+# The only actions that may use "Resource": "*": their APIs have no resource-level permissions,
+# or AWS's documented policy for the integration grants them so (ListTags for `.sync`).
 UNSCOPED_ACTIONS = {
-    "ecr:GetAuthorizationToken", "cloudwatch:PutMetricData",
+    "ecr:GetAuthorizationToken", "cloudwatch:PutMetricData", "sagemaker:ListTags",
     "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
     "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups",
     "xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets",
@@ -163,6 +163,110 @@ def test_no_policy_uses_wildcard_actions_or_unscoped_writes(stack_plan: Plan):
                 assert all(r.startswith("arn:aws:") for r in as_list(statement["Resource"])), statement
 
 
+def allows(document: dict, action: str, resource: str) -> bool:
+    """Whether an Allow statement grants `action` on `resource` (IAM wildcards; conditions are
+    checked by the tests of each statement)."""
+    return any(statement["Effect"] == "Allow" and action in as_list(statement["Action"])
+               and any(fnmatch.fnmatchcase(resource, pattern) for pattern in as_list(statement["Resource"]))
+               for statement in document["Statement"])
+
+
+# What AWS documents each role needs, as (policy, action, resource) with placeholders filled from
+# the plan: the training role from the SageMaker Developer Guide's "CreateTrainingJob API:
+# Execution Role Permissions" (input and output S3 objects, ListBucket, ECR pulls, logs, metrics;
+# kms:Decrypt for SSE-KMS input, kms:Encrypt for an output KMS key, kms:CreateGrant for a volume
+# key); the pipeline role from the Step Functions guide's SageMaker CreateTrainingJob `.sync`
+# policy (Create/Describe/Stop, ListTags, PassRole, the managed events rule), and its SNS,
+# logging and X-Ray pages.
+DOCUMENTED = [
+    ("training-job-access", "s3:GetObject", "{data}/churn/train/part-0.csv"),
+    ("training-job-access", "s3:ListBucket", "{data}"),
+    ("training-job-access", "s3:ListBucket", "{artifacts}"),
+    ("training-job-access", "s3:PutObject", "{artifacts}/churn/training/{job}/output/model.tar.gz"),
+    ("training-job-access", "s3:GetObject", "{artifacts}/churn/training/{job}/output/model.tar.gz"),
+    ("training-job-access", "ecr:BatchGetImage", "{repository}"),
+    ("training-job-access", "ecr:GetDownloadUrlForLayer", "{repository}"),
+    ("training-job-access", "ecr:BatchCheckLayerAvailability", "{repository}"),
+    ("training-job-access", "ecr:GetAuthorizationToken", "*"),
+    ("training-job-access", "logs:CreateLogGroup", "{logs}"),
+    ("training-job-access", "logs:CreateLogStream", "{logs}:log-stream:{job}/algo-1-1700000000"),
+    ("training-job-access", "logs:PutLogEvents", "{logs}:log-stream:{job}/algo-1-1700000000"),
+    ("training-job-access", "logs:DescribeLogStreams", "{logs}:log-stream:"),
+    ("training-job-access", "cloudwatch:PutMetricData", "*"),
+    ("training-job-access", "kms:Decrypt", "{key}"),
+    ("training-job-access", "kms:Encrypt", "{key}"),
+    ("training-job-access", "kms:GenerateDataKey", "{key}"),
+    ("training-job-access", "kms:CreateGrant", "{key}"),
+    ("training-pipeline-access", "sagemaker:CreateTrainingJob", "{job_arn}"),
+    ("training-pipeline-access", "sagemaker:DescribeTrainingJob", "{job_arn}"),
+    ("training-pipeline-access", "sagemaker:StopTrainingJob", "{job_arn}"),
+    ("training-pipeline-access", "sagemaker:AddTags", "{job_arn}"),
+    ("training-pipeline-access", "sagemaker:ListTags", "{job_arn}"),
+    ("training-pipeline-access", "iam:PassRole", "{training_role}"),
+    ("training-pipeline-access", "events:PutTargets", "{sync_rule}"),
+    ("training-pipeline-access", "events:PutRule", "{sync_rule}"),
+    ("training-pipeline-access", "events:DescribeRule", "{sync_rule}"),
+    ("training-pipeline-access", "sagemaker:CreateModelPackage", "{group}"),
+    ("training-pipeline-access", "sns:Publish", "{topic}"),
+    ("training-pipeline-access", "kms:GenerateDataKey", "{key}"),
+    ("training-pipeline-access", "kms:Decrypt", "{key}"),
+    ("training-pipeline-access", "logs:CreateLogDelivery", "*"),
+    ("training-pipeline-access", "xray:PutTraceSegments", "*"),
+    ("training-schedule-access", "states:StartExecution", "{state_machine}"),
+]
+
+
+@pytest.mark.parametrize("policy_name, action, resource", DOCUMENTED, ids=[f"{p}:{a}:{r}" for p, a, r in DOCUMENTED])
+def test_each_role_has_what_aws_documents_for_its_integration(stack_plan: Plan, policy_name, action, resource):
+    outputs = stack_plan.outputs
+    job = f"mlops-platform-{stack_plan.stack}-churn-0123456789abcdef0123456789abcdef"
+    (group,) = stack_plan.of_type("aws:sagemaker/modelPackageGroup:ModelPackageGroup")
+    places = {
+        "data": stack_plan.get("aws:s3/bucket:Bucket", "training-data").outputs["arn"],
+        "artifacts": stack_plan.get("aws:s3/bucket:Bucket", "training-artifacts").outputs["arn"],
+        "repository": stack_plan.get("aws:ecr/repository:Repository", "training-images").outputs["arn"],
+        "logs": "arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/TrainingJobs",
+        "key": outputs["kms_key_arn"], "topic": outputs["alert_topic_arn"], "group": group.outputs["arn"],
+        "job": job, "job_arn": f"arn:aws:sagemaker:us-east-1:123456789012:training-job/{job}",
+        "training_role": stack_plan.get(ROLE, "training-job-role").outputs["arn"],
+        "sync_rule": "arn:aws:events:us-east-1:123456789012:rule/StepFunctionsGetEventsForSageMakerTrainingJobsRule",
+        "state_machine": outputs["training_state_machine_arn"],
+    }
+    assert allows(policy(stack_plan, policy_name), action, resource.format(**places))
+
+
+# What the pipeline role needs for each service integration the state machine uses (Step
+# Functions guide: the SageMaker `.sync` policy; AWS SDK integrations call the API they name; the
+# SNS optimized integration calls Publish). A Task with an integration missing here fails the
+# test below: its IAM must be added to state_machine_policy and to this table together.
+INTEGRATION_ACTIONS = {
+    "arn:aws:states:::sagemaker:createTrainingJob.sync": {
+        "sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob",
+        "sagemaker:ListTags", "sagemaker:AddTags", "iam:PassRole",
+        "events:PutTargets", "events:PutRule", "events:DescribeRule"},
+    "arn:aws:states:::aws-sdk:sagemaker:stopTrainingJob": {"sagemaker:StopTrainingJob"},
+    "arn:aws:states:::aws-sdk:sagemaker:createModelPackage": {"sagemaker:CreateModelPackage"},
+    "arn:aws:states:::sns:publish": {"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt"},
+}
+
+
+def _task_resources(states: dict) -> set[str]:
+    found = set()
+    for state in states.values():
+        if state["Type"] == "Task":
+            found.add(state["Resource"])
+        if state["Type"] == "Map":
+            found |= _task_resources(state["ItemProcessor"]["States"])
+    return found
+
+
+def test_the_pipeline_role_covers_every_integration_the_state_machine_uses(stack_plan: Plan):
+    used = _task_resources(definition(stack_plan)["States"])
+    assert used and used <= set(INTEGRATION_ACTIONS), used - set(INTEGRATION_ACTIONS)
+    granted = {a for s in policy(stack_plan, "training-pipeline-access")["Statement"] for a in as_list(s["Action"])}
+    assert set().union(*(INTEGRATION_ACTIONS[r] for r in used)) <= granted
+
+
 def test_put_metric_data_is_confined_to_the_training_namespace(stack_plan: Plan):
     metrics = statements(stack_plan, "training-job-access")["PublishJobMetrics"]
     assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": "/aws/sagemaker/TrainingJobs"}}
@@ -198,9 +302,9 @@ def test_the_pipeline_role_touches_only_its_jobs_groups_and_topic(stack_plan: Pl
 
 def test_training_jobs_read_data_write_artifacts_and_pull_one_repository(stack_plan: Plan):
     allowed = statements(stack_plan, "training-job-access")
-    data, artifacts = (b.outputs["arn"] for b in (stack_plan.get("aws:s3/bucket:Bucket", n) for n in ("data", "artifacts")))
+    data, artifacts = (stack_plan.get("aws:s3/bucket:Bucket", f"training-{n}").outputs["arn"] for n in ("data", "artifacts"))
     assert allowed["ReadTrainingData"]["Resource"] == [f"{data}/churn/*"]
-    assert allowed["WriteArtifacts"]["Resource"] == [f"{artifacts}/churn/*"]
+    assert allowed["WriteArtifacts"]["Resource"] == allowed["ReadArtifacts"]["Resource"] == [f"{artifacts}/churn/*"]
     writes = [s for s in allowed.values() if any(a in ("s3:PutObject", "s3:DeleteObject") for a in s["Action"])]
     assert writes == [allowed["WriteArtifacts"]]  # nothing ever writes training data
     assert allowed["PullTrainingImage"]["Resource"] == [stack_plan.get("aws:ecr/repository:Repository",
@@ -230,13 +334,13 @@ def test_each_scheduled_model_retrains_with_its_defaults(stack_plan: Plan):
     scheduled = {m.name: m.retrain_schedule for m in cfg.models if m.retrain_schedule}
     assert scheduled  # both shipped stacks retrain churn weekly
     rules = {r.name: r for r in stack_plan.of_type("aws:cloudwatch/eventRule:EventRule")}
-    assert {name: rules[f"{name}-retrain"].inputs["scheduleExpression"] for name in scheduled} == scheduled
+    assert {name: rules[f"training-{name}-retrain"].inputs["scheduleExpression"] for name in scheduled} == scheduled
     targets = {t.name: t for t in stack_plan.of_type("aws:cloudwatch/eventTarget:EventTarget")}
     for name in scheduled:
-        target = targets[f"{name}-retrain-target"]
+        target = targets[f"training-{name}-retrain-target"]
         assert target.inputs["arn"] == stack_plan.outputs["training_state_machine_arn"]
         assert json.loads(target.inputs["input"]) == {"model_name": name, "hyperparameters": {}}
-        assert target.inputs["rule"] == rules[f"{name}-retrain"].outputs["name"]
+        assert target.inputs["rule"] == rules[f"training-{name}-retrain"].outputs["name"]
         assert target.inputs["roleArn"] == stack_plan.get(ROLE, "training-schedule-role").outputs["arn"]
     (start,) = policy(stack_plan, "training-schedule-access")["Statement"]
     assert (start["Action"], start["Resource"]) == (["states:StartExecution"], [stack_plan.outputs["training_state_machine_arn"]])
@@ -254,8 +358,9 @@ def test_a_model_without_a_schedule_gets_no_rule_and_no_scheduler_role():
 
 # --- Image and repository ----------------------------------------------------------------------
 
-def test_the_repository_scans_keeps_tags_immutable_and_expires_old_images(stack_plan: Plan):
-    cfg = stack_config(stack_plan.stack)
+def test_the_repository_scans_keeps_tags_immutable_and_never_expires_a_tagged_image(stack_plan: Plan):
+    """Registered versions point at their image by tag: a lifecycle rule that could select a tagged
+    image (by count or age) would leave a version undeployable."""
     repository = stack_plan.get("aws:ecr/repository:Repository", "training-images")
     assert repository.inputs["imageTagMutability"] == "IMMUTABLE"
     assert repository.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
@@ -263,17 +368,17 @@ def test_the_repository_scans_keeps_tags_immutable_and_expires_old_images(stack_
                                                               "kmsKey": stack_plan.outputs["kms_key_arn"]}]
     assert repository.inputs["forceDelete"] is (stack_plan.stack != "prod")
     (lifecycle,) = stack_plan.of_type("aws:ecr/lifecyclePolicy:LifecyclePolicy")
-    (rule,) = json.loads(lifecycle.inputs["policy"])["rules"]
-    assert rule["selection"] == {"tagStatus": "any", "countType": "imageCountMoreThan",
-                                 "countNumber": cfg.retention.images_to_keep}
-    assert rule["action"] == {"type": "expire"}
+    assert lifecycle.inputs["repository"] == repository.outputs["name"]
+    rules = json.loads(lifecycle.inputs["policy"])["rules"]
+    assert [r["selection"]["tagStatus"] for r in rules] == ["untagged"]
+    assert all(r["action"] == {"type": "expire"} for r in rules)
     assert stack_plan.outputs["training_repository_url"] == repository.outputs["repositoryUrl"]
 
 
 def test_the_image_is_built_from_the_training_container_and_pushed_with_a_content_tag(stack_plan: Plan):
     image = stack_plan.get("docker-build:index:Image", "training-image")
     url = stack_plan.outputs["training_repository_url"]
-    tag = build_context_tag(ROOT / TRAINING_CONTEXT, ROOT / TRAINING_DOCKERFILE)
+    tag = build_context_tag(ROOT / TRAINING_CONTEXT, ROOT / TRAINING_DOCKERFILE, TRAINING_BUILD)
     assert image.inputs["tags"] == [f"{url}:{tag}"] == [stack_plan.outputs["training_image_uri"]]
     assert image.inputs["context"] == {"location": "containers"}
     assert image.inputs["dockerfile"] == {"location": "containers/training/Dockerfile"}
@@ -283,59 +388,19 @@ def test_the_image_is_built_from_the_training_container_and_pushed_with_a_conten
     assert (ROOT / TRAINING_DOCKERFILE).is_file()
 
 
-def _context(root: Path) -> Path:
-    """A context laid out like containers/: the image's folder with its Dockerfile-specific
-    ignore file, a shared folder, and another image's folder that must not count."""
-    (root / "image" / "bin").mkdir(parents=True)
-    (root / "shared").mkdir()
-    (root / "other").mkdir()
-    (root / "image" / "Dockerfile").write_text("FROM python:3.11-slim\n")
-    (root / "image" / "Dockerfile.dockerignore").write_text("*\n!shared/*.py\n!image/*.py\n!image/bin/train\n**/__pycache__\n")
-    (root / "image" / "train.py").write_text("print('train')\n")
-    (root / "image" / "bin" / "train").write_text("#!/usr/bin/env python3\n")
-    (root / "image" / "README.md").write_text("docs\n")
-    (root / "shared" / "schema.py").write_text("FEATURES = ()\n")
-    (root / "other" / "serve.py").write_text("print('serve')\n")
-    for path in root.rglob("*"):
-        path.chmod(0o755 if path.is_dir() else 0o644)
-    return root
+def _engine_name(python_name: str) -> str:
+    head, *rest = python_name.rstrip("_").split("_")
+    return head + "".join(word.title() for word in rest)
 
 
-def _tag(context: Path, **kwargs) -> str:
-    return build_context_tag(context, context / "image" / "Dockerfile", **kwargs)
-
-
-def test_the_image_tag_follows_the_build_context_and_nothing_else(tmp_path):
-    context = _context(tmp_path / "context")
-    tag = _tag(context)
-    assert re.fullmatch(r"src-[0-9a-f]{16}", tag)
-    assert _tag(_context(tmp_path / "copy")) == tag  # same content, same tag, anywhere
-    # Files Docker never receives do not change it: docs, caches, another image's code, and the
-    # context's own .dockerignore (the Dockerfile-specific one takes precedence).
-    (context / "image" / "README.md").write_text("more docs\n")
-    (context / "image" / "__pycache__").mkdir()
-    (context / "image" / "__pycache__" / "train.cpython-311.pyc").write_bytes(b"\0")
-    (context / "notes.txt").write_text("local\n")
-    (context / "other" / "serve.py").write_text("print('serve v2')\n")
-    (context / ".dockerignore").write_text("other-rules\n")
-    assert _tag(context) == tag
-    # Code (its own and the shared), Dockerfile, ignore rules and any permission bit do: the
-    # provider's context hash includes each file's full mode, so the tag must change with it.
-    changes = [
-        lambda: (context / "image" / "train.py").write_text("print('train v2')\n"),
-        lambda: (context / "shared" / "schema.py").write_text("FEATURES = ('x',)\n"),
-        lambda: (context / "image" / "Dockerfile").write_text("FROM python:3.12-slim\n"),
-        lambda: os.chmod(context / "image" / "bin" / "train", 0o755),
-        lambda: os.chmod(context / "image" / "train.py", 0o664),
-        lambda: (context / "image" / "Dockerfile.dockerignore").write_text("*\n!shared/*.py\n!image/*.py\n"),
-        lambda: (context / "image" / "helpers.py").write_text("x = 1\n"),
-    ]
-    seen = {tag}
-    for change in changes:
-        change()
-        seen.add(_tag(context))
-    assert len(seen) == len(changes) + 1
-    assert _tag(context, platform="linux/arm64") not in seen
+def test_every_image_input_but_tags_and_registries_is_hashed_into_the_tag(stack_plan: Plan):
+    """The provider rebuilds when any input its Diff compares changes; the tag hashes
+    TRAINING_BUILD, so every input the image gets must come from it. `pull` must stay unset:
+    with it the provider rebuilds on every deploy, under the same content tag."""
+    image = stack_plan.get("docker-build:index:Image", "training-image")
+    given = {k: v for k, v in image.inputs.items() if k not in ("tags", "registries")}
+    assert given == {_engine_name(k): v for k, v in TRAINING_BUILD.items()}
+    assert "pull" not in given and given["exec"] is False
 
 
 # --- Neighbours: alert topic and registry ------------------------------------------------------
@@ -366,6 +431,17 @@ def test_the_registry_has_one_package_group_per_model(stack_plan: Plan):
     assert stack_plan.outputs["model_package_groups"] == {m.name: f"mlops-platform-{stack_plan.stack}-{m.name}"
                                                           for m in cfg.models}
     assert all(stack_plan.component_of(g).type == "mlops:components:ModelRegistry" for g in groups)
+
+
+def test_a_group_is_never_replaced_for_its_description(stack_plan: Plan):
+    """SageMaker cannot update a group's description (the provider replaces the group), and a
+    group holding versions cannot be deleted: the description holds nothing config changes, and
+    changes to it are ignored (stacks created before keep theirs)."""
+    cfg = stack_config(stack_plan.stack)
+    for group in stack_plan.of_type("aws:sagemaker/modelPackageGroup:ModelPackageGroup"):
+        assert group.ignore_changes == ("modelPackageGroupDescription",)
+        model = next(m for m in cfg.models if group.inputs["modelPackageGroupName"].endswith(f"-{m.name}"))
+        assert f"{model.threshold:g}" not in group.inputs["modelPackageGroupDescription"]
 
 
 # --- Protection and outputs --------------------------------------------------------------------
