@@ -69,6 +69,9 @@ def configured(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     with serve_process(log, env) as process:
         wait_for(lambda: ping_status(port) == 200 or process.poll() is not None, what="the server to answer /ping")
         assert process.poll() is None, log.read_text()
+        # /ping answered by one worker says nothing of the other: wait until both have the model,
+        # or a request meant for one kind of answer meets a 503 "still loading" instead.
+        wait_for(lambda: log.read_text().count("model loaded from") >= 2, what="both workers to load the model")
         yield {"port": port, "process": process, "log": log}
 
 
