@@ -53,8 +53,8 @@ import xgboost as xgb
 
 from containers.contracts import baseline as baseline_format
 from containers.contracts import hyperparameters as hyperparameter_schema
-from containers.contracts import metrics
-from containers.contracts.features import DECIMAL_NUMBER, FEATURE_NAMES, FEATURES, TARGET
+from containers.contracts import metrics, model_metadata
+from containers.contracts.features import FEATURE_NAMES, FEATURES, TARGET, Feature, parse_value
 from containers.contracts.hyperparameters import Hyperparameters
 
 EXIT_OK = 0
@@ -65,11 +65,12 @@ EXIT_STOPPED = 143  # 128 + SIGTERM(15): the conventional code for "ended by SIG
 DEFAULT_ROOT = "/opt/ml"
 ROOT_ENV_VAR = "SM_ROOT"
 CHANNELS = ("train", "validation")
-MODEL_FILE = "xgboost-model.json"
-METADATA_FILE = "model-metadata.json"
-EVALUATION_FILE = "evaluation.json"
-BASELINE_FILE = "baseline.json"
-DECISION_THRESHOLD = 0.5
+# What the model folder holds and the decision threshold are the serving contract too.
+MODEL_FILE = model_metadata.MODEL_FILE
+METADATA_FILE = model_metadata.METADATA_FILE
+EVALUATION_FILE = model_metadata.EVALUATION_FILE
+BASELINE_FILE = model_metadata.BASELINE_FILE
+DECISION_THRESHOLD = model_metadata.DECISION_THRESHOLD
 FAILURE_REASON_LIMIT = 1024  # SageMaker keeps only the first 1024 characters
 
 Log = Callable[[str], None]
@@ -199,23 +200,17 @@ def _read_csv(path: Path) -> tuple[list[list[float]], list[float]]:
             labels.append(float(label_text))
             row = []
             for feature, at in feature_at:
-                row.append(_parse_cell(path, line_no, feature.name, feature.type, cells[at]))
+                row.append(_parse_cell(path, line_no, feature, cells[at]))
             rows.append(row)
         return rows, labels
 
 
-def _parse_cell(path: Path, line_no: int, name: str, kind: str, cell: str) -> float:
-    text = cell.strip()
-    if not text:
-        return math.nan
-    if not DECIMAL_NUMBER.fullmatch(text):
-        raise TrainingInputError(f"{path}:{line_no}: column {name!r} is {cell!r}, not a number")
-    value = float(text)
-    if not math.isfinite(value):
-        raise TrainingInputError(f"{path}:{line_no}: column {name!r} is {cell!r}, not finite")
-    if kind == "int" and not value.is_integer():
-        raise TrainingInputError(f"{path}:{line_no}: column {name!r} is declared int in features.py but is {cell!r}")
-    return value
+def _parse_cell(path: Path, line_no: int, feature: Feature, cell: str) -> float:
+    """One cell by the rule serving applies to request bodies too (features.parse_value)."""
+    try:
+        return parse_value(feature, cell)
+    except ValueError as exc:
+        raise TrainingInputError(f"{path}:{line_no}: column {feature.name!r}: {exc}") from None
 
 
 def load_channel(paths: SageMakerPaths, name: str) -> Dataset:
@@ -536,20 +531,9 @@ def run_training(
     model_file.parent.mkdir(parents=True, exist_ok=True)
     result.booster.save_model(str(model_file))
     written = [model_file]
-    metadata = {
-        "format_version": 1,
-        "model_file": MODEL_FILE,
-        "model_format": "xgboost-json",
-        "xgboost_version": xgb.__version__,
-        "objective": "binary:logistic",
-        "target": TARGET,
-        "feature_names": list(FEATURE_NAMES),
-        "feature_types": [f.type for f in FEATURES],
-        "decision_threshold": DECISION_THRESHOLD,
-        "best_iteration": result.best_iteration,
-        "num_boosted_rounds": result.booster.num_boosted_rounds(),
-        "interrupted": result.interrupted,
-    }
+    metadata = model_metadata.build(xgboost_version=xgb.__version__, best_iteration=result.best_iteration,
+                                    num_boosted_rounds=result.booster.num_boosted_rounds(),
+                                    interrupted=result.interrupted)
     documents = (
         (paths.model_dir / METADATA_FILE, metadata),
         (paths.model_dir / EVALUATION_FILE, evaluation),

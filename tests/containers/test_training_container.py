@@ -278,68 +278,66 @@ def test_bad_hyperparameters_fail_with_a_reason_naming_them(tmp_path: Path, hype
     assert not (root / "model" / trainer.MODEL_FILE).exists()
 
 
-@pytest.mark.parametrize(
-    ("breakage", "expected"),
-    [
-        ("missing_validation", "channel 'validation' is missing"),
-        ("no_csv_files", "channel 'train' is empty: no .csv files"),
-        ("header_only", "channel 'validation' is empty: its 1 CSV file(s) have no data rows"),
-        ("no_label_column", "header lacks required column(s) churned"),
-        ("no_feature_column", "header lacks required column(s) support_calls"),
-        ("text_in_feature", "column 'monthly_charges' is 'lots', not a number"),
-        ("bad_label", "label 'churned' is '2'; it must be 0 or 1"),
-        ("fraction_in_int_feature", "column 'tenure_months' is declared int"),
-        ("one_class", "channel 'train' has only label 0"),
-        ("bad_json", "hyperparameters.json is not valid JSON"),
-    ],
-)
-def test_bad_input_fails_with_exit_1_and_a_useful_reason(tmp_path: Path, breakage: str, expected: str) -> None:
+def _rewrite(path: Path, change) -> None:
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(change(lines)) + "\n")
+
+
+def _drop_column(name: str):
+    def change(lines: list[str]) -> list[str]:
+        index = lines[0].split(",").index(name)
+        return [",".join(c for i, c in enumerate(line.split(",")) if i != index) for line in lines]
+
+    return change
+
+
+def _set_cell(line_no: int, name: str, value: str):
+    def change(lines: list[str]) -> list[str]:
+        index = lines[0].split(",").index(name)
+        cells = lines[line_no].split(",")
+        cells[index] = value
+        lines[line_no] = ",".join(cells)
+        return lines
+
+    return change
+
+
+def _remove_validation(root: Path) -> None:
+    validation = root / "input/data/validation/validation.csv"
+    validation.unlink()
+    validation.parent.rmdir()
+
+
+TRAIN, VALIDATION = "input/data/train/train.csv", "input/data/validation/validation.csv"
+# What each breakage does to an /opt/ml root, and the reason the job must give.
+BREAKAGES = {
+    "missing_validation": (_remove_validation, "channel 'validation' is missing"),
+    "no_csv_files": (lambda root: (root / TRAIN).rename((root / TRAIN).with_suffix(".txt")),
+                     "channel 'train' is empty: no .csv files"),
+    "header_only": (lambda root: _rewrite(root / VALIDATION, lambda lines: lines[:1]),
+                    "channel 'validation' is empty: its 1 CSV file(s) have no data rows"),
+    "no_label_column": (lambda root: _rewrite(root / TRAIN, _drop_column("churned")),
+                        "header lacks required column(s) churned"),
+    "no_feature_column": (lambda root: _rewrite(root / VALIDATION, _drop_column("support_calls")),
+                          "header lacks required column(s) support_calls"),
+    "text_in_feature": (lambda root: _rewrite(root / TRAIN, _set_cell(7, "monthly_charges", "lots")),
+                        "column 'monthly_charges': 'lots' is not a number"),
+    "bad_label": (lambda root: _rewrite(root / TRAIN, _set_cell(3, "churned", "2")),
+                  "label 'churned' is '2'; it must be 0 or 1"),
+    "fraction_in_int_feature": (lambda root: _rewrite(root / TRAIN, _set_cell(5, "tenure_months", "3.5")),
+                                "column 'tenure_months': '3.5' is not a whole number (tenure_months is an int feature)"),
+    "one_class": (lambda root: _rewrite(root / TRAIN, lambda lines: [lines[0]] + ["0" + line[1:] for line in lines[1:]]),
+                  "channel 'train' has only label 0"),
+    "bad_json": (lambda root: (root / "input/config/hyperparameters.json").write_text("{num_round: 3"),
+                 "hyperparameters.json is not valid JSON"),
+}
+
+
+@pytest.mark.parametrize("breakage", sorted(BREAKAGES))
+def test_bad_input_fails_with_exit_1_and_a_useful_reason(tmp_path: Path, breakage: str) -> None:
     root = make_root(tmp_path, rows=200)
-    data = root / "input" / "data"
-    train_csv, validation_csv = data / "train" / "train.csv", data / "validation" / "validation.csv"
-
-    def rewrite(path: Path, change) -> None:
-        lines = path.read_text().splitlines()
-        path.write_text("\n".join(change(lines)) + "\n")
-
-    def drop_column(name: str):
-        def change(lines: list[str]) -> list[str]:
-            index = lines[0].split(",").index(name)
-            return [",".join(c for i, c in enumerate(line.split(",")) if i != index) for line in lines]
-
-        return change
-
-    def set_cell(line_no: int, name: str, value: str):
-        def change(lines: list[str]) -> list[str]:
-            index = lines[0].split(",").index(name)
-            cells = lines[line_no].split(",")
-            cells[index] = value
-            lines[line_no] = ",".join(cells)
-            return lines
-
-        return change
-
-    if breakage == "missing_validation":
-        validation_csv.unlink()
-        validation_csv.parent.rmdir()
-    elif breakage == "no_csv_files":
-        train_csv.rename(train_csv.with_suffix(".txt"))
-    elif breakage == "header_only":
-        rewrite(validation_csv, lambda lines: lines[:1])
-    elif breakage == "no_label_column":
-        rewrite(train_csv, drop_column("churned"))
-    elif breakage == "no_feature_column":
-        rewrite(validation_csv, drop_column("support_calls"))
-    elif breakage == "text_in_feature":
-        rewrite(train_csv, set_cell(7, "monthly_charges", "lots"))
-    elif breakage == "bad_label":
-        rewrite(train_csv, set_cell(3, "churned", "2"))
-    elif breakage == "fraction_in_int_feature":
-        rewrite(train_csv, set_cell(5, "tenure_months", "3.5"))
-    elif breakage == "one_class":
-        rewrite(train_csv, lambda lines: [lines[0]] + ["0" + line[1:] for line in lines[1:]])
-    elif breakage == "bad_json":
-        (root / "input" / "config" / "hyperparameters.json").write_text("{num_round: 3")
+    break_it, expected = BREAKAGES[breakage]
+    break_it(root)
     assert trainer.execute(root, log=lambda line: None) == trainer.EXIT_BAD_INPUT
     assert expected in failure_text(root)
 
