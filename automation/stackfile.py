@@ -37,6 +37,7 @@ import math
 import re
 import stat
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -411,3 +412,169 @@ def _mapping_entry(node: yaml.MappingNode, *keys: str) -> yaml.Node | None:
         if isinstance(key_node, yaml.ScalarNode) and key_node.value in keys:
             return value_node
     return None
+
+
+# -- editing a nested value ---------------------------------------------------------------------
+# `automation/models.py` writes `endpoint.variants` of one model, deep inside `config`, and must
+# leave everything else as the operator wrote it (comments, order, quoting, the CLI's own keys).
+
+@dataclass(frozen=True)
+class ItemWith:
+    """A step of a `set_value` path into a list: the item (a mapping) whose `key` is `value`."""
+
+    key: str
+    value: str
+
+
+PathStep = str | tuple[str, ...] | ItemWith
+"""A mapping key; the spellings of one key, the first written when it is missing
+(`("mlops-platform:models", "models")`); or the list item `ItemWith("name", "churn")`."""
+
+# Text that yaml.v3 reads back as the same text without quotes, in block and flow context alike.
+_PLAIN_SAFE_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]*")
+
+
+def set_value(text: str, name: str, path: tuple[PathStep, ...], value: Any) -> str:
+    """`text` with the value at `path` set to `value` (plain data); the rest of the file untouched.
+
+    A value that is there is replaced where it stands, in block style at its own indentation when
+    it was a block (comments inside it go with it), in flow style when it was flow or a scalar.
+    Keys missing at the end of the path are added after the last entry of the deepest block
+    mapping that exists; a missing list item is an error. The edited text must read back (with
+    `parse`) as `value` at `path`, or StackFileError says so and nothing is returned.
+    """
+    node = compose(text, name)
+    if node is None:
+        raise StackFileError(name, "is empty: there is nothing to set a value in")
+    for index, step in enumerate(path):
+        child = _path_child(node, step, name)
+        if child is None:
+            edited = _add_entries(text, name, node, path[index:], value)
+            break
+        node = child
+    else:
+        edited = _replace_node(text, node, value)
+    if _value_at(parse(edited, name), path) != value:
+        raise StackFileError(name, f"setting {_describe_path(path)} did not read back as written; edit it by hand")
+    return edited
+
+
+def _path_child(node: yaml.Node, step: PathStep, name: str) -> yaml.Node | None:
+    if isinstance(step, ItemWith):
+        if not isinstance(node, yaml.SequenceNode):
+            raise StackFileError(name, f"expected a list holding an item with {step.key}: {step.value}", node.start_mark)
+        for item in node.value:
+            found = _mapping_entry(item, step.key) if isinstance(item, yaml.MappingNode) else None
+            if isinstance(found, yaml.ScalarNode) and found.value == step.value:
+                return item
+        raise StackFileError(name, f"has no item with {step.key}: {step.value} in this list", node.start_mark)
+    if not isinstance(node, yaml.MappingNode):
+        raise StackFileError(name, f"expected a mapping holding {_key_of(step)!r}", node.start_mark)
+    return _mapping_entry(node, *((step,) if isinstance(step, str) else step))
+
+
+def _add_entries(text: str, name: str, mapping: yaml.Node, missing: tuple[PathStep, ...], value: Any) -> str:
+    """`value` under the keys `missing`, as new last entries of the block `mapping`."""
+    if any(isinstance(step, ItemWith) for step in missing):
+        raise StackFileError(name, f"has no {_describe_path(missing)}", mapping.start_mark)
+    if mapping.flow_style or not mapping.value:
+        raise StackFileError(name, f"cannot add {_key_of(missing[0])!r} to a mapping in flow style ({{...}}); "
+                                   "write it in block style (one `key: value` a line)", mapping.start_mark)
+    for step in reversed(missing):
+        value = {_key_of(step): value}
+    end = _content_end(text, mapping)
+    newline = text.find("\n", end)
+    insert_at = len(text) if newline == -1 else newline + 1
+    lines = "\n".join(_block_lines(value, mapping.start_mark.column)) + "\n"
+    return text[:insert_at] + ("" if newline != -1 else "\n") + lines + text[insert_at:]
+
+
+def _replace_node(text: str, node: yaml.Node, value: Any) -> str:
+    start, end = node.start_mark.index, _content_end(text, node)
+    block = isinstance(node, (yaml.SequenceNode, yaml.MappingNode)) and not node.flow_style and node.value
+    column = node.start_mark.column
+    replacement = "\n".join(_block_lines(value, column))[column:] if block else _flow(value)
+    return text[:start] + replacement + text[end:]
+
+
+def _content_end(text: str, node: yaml.Node) -> int:
+    """Where `node`'s own text ends: a block collection's end mark lies past trailing comments."""
+    if isinstance(node, (yaml.SequenceNode, yaml.MappingNode)) and not node.flow_style and node.value:
+        last = node.value[-1]
+        return _content_end(text, last[1] if isinstance(node, yaml.MappingNode) else last)
+    end = node.end_mark.index
+    while end > node.start_mark.index and text[end - 1] in " \t\r\n":  # a block scalar's end includes its newline
+        end -= 1
+    return end
+
+
+def _block_lines(value: Any, indent: int) -> list[str]:
+    pad = " " * indent
+    if isinstance(value, dict) and value:
+        lines = []
+        for key, item in value.items():
+            if isinstance(item, (dict, list)) and item:
+                lines += [f"{pad}{_scalar_text(key)}:", *_block_lines(item, indent + 2)]
+            else:
+                lines.append(f"{pad}{_scalar_text(key)}: {_flow(item)}")
+        return lines
+    if isinstance(value, list) and value:
+        lines = []
+        for item in value:
+            if isinstance(item, (dict, list)) and item:
+                inner = _block_lines(item, indent + 2)
+                lines += [f"{pad}- {inner[0][indent + 2:]}", *inner[1:]]
+            else:
+                lines.append(f"{pad}- {_flow(item)}")
+        return lines
+    return [pad + _flow(value)]
+
+
+def _flow(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{_scalar_text(key)}: {_flow(item)}" for key, item in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_flow(item) for item in value) + "]"
+    return _scalar_text(value)
+
+
+def _scalar_text(value: Any) -> str:
+    """A scalar as yaml.v3 reads it back: text plain only when it would not read as anything else."""
+    if value is None or isinstance(value, bool):
+        return {None: "null", True: "true", False: "false"}[value]
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{value!r} cannot be written to a stack file")
+        return repr(value)
+    text = str(value)
+    if _PLAIN_SAFE_RE.fullmatch(text) and resolve_plain(text) == text and not _DATE_RE.fullmatch(text):
+        return text
+    # Double-quoted with JSON's escapes, which YAML's double quotes share; every character escaped
+    # when some cannot stand in a YAML file as they are (control characters, U+FFFE...).
+    return json.dumps(text, ensure_ascii=not text.isprintable())
+
+
+def _value_at(document: Any, path: tuple[PathStep, ...]) -> Any:
+    node = document
+    try:
+        for step in path:
+            if isinstance(step, ItemWith):
+                node = next(item for item in node if isinstance(item, dict) and item.get(step.key) == step.value)
+            else:
+                node = next(node[key] for key in ((step,) if isinstance(step, str) else step) if key in node)
+    except (StopIteration, TypeError):
+        return _MISSING_VALUE
+    return node
+
+
+_MISSING_VALUE = object()
+
+
+def _key_of(step: PathStep) -> str:
+    return step if isinstance(step, str) else step.value if isinstance(step, ItemWith) else step[0]
+
+
+def _describe_path(path: tuple[PathStep, ...]) -> str:
+    return ".".join(f"[{step.key}={step.value}]" if isinstance(step, ItemWith) else _key_of(step) for step in path)

@@ -1,5 +1,5 @@
-"""The training pipeline: training data and artifact buckets, the training image and its
-repository, least-privilege roles, the Step Functions state machine around SageMaker training
+"""The training pipeline: training data and artifact buckets, the training and inference images
+and their repositories, least-privilege roles, the Step Functions state machine around SageMaker training
 jobs (components/training_workflow.py builds its definition), and scheduled retraining."""
 
 from __future__ import annotations
@@ -7,46 +7,23 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_docker_build as docker_build
 
-from components import options, training_policies, training_workflow
+from components import container_image, options, training_policies, training_workflow
 from components.bucket import SecureBucket, SecureBucketArgs
-from components.build_context import build_context_tag
 from components.config import PlatformConfig
 from components.documents import account_of, json_of
 
-ROOT = Path(__file__).resolve().parent.parent
-# Relative to the project directory, where `pulumi up` and the Automation API run the program:
-# an absolute path would differ between machines and show up as a diff. The context is
-# containers/ so the image reaches containers/contracts/ (shared with the inference image);
-# containers/training/Dockerfile.dockerignore says what of it is sent.
-TRAINING_CONTEXT = "containers"
+# The training image's build inputs (components/container_image.py makes both platform images).
+TRAINING_CONTEXT = container_image.CONTEXT
 TRAINING_DOCKERFILE = "containers/training/Dockerfile"
-IMAGE_PLATFORM = "linux/amd64"  # SageMaker training hosts are x86_64
-# Every input of the training image but its tags and registry. A change to any of them makes the
-# docker-build provider rebuild and push (its Image.Diff compares them all), so the tag hashes
-# them with the files the context sends (components/build_context.py): a rebuild always pushes
-# a new tag, which the repository's immutable tags require. `pull` stays unset: with it the
-# provider rebuilds on every deploy, which no content tag can follow. `exec_` stays off: the
-# provider's embedded buildx client disables provenance attestations (its client.go), so a push
-# is one image manifest, with no untagged index children for the lifecycle policy to weigh.
-TRAINING_BUILD = {
-    "context": {"location": TRAINING_CONTEXT},
-    "dockerfile": {"location": TRAINING_DOCKERFILE},
-    "platforms": [IMAGE_PLATFORM],
-    "push": True,
-    # Previews (every pull request) must not need a Docker daemon; `up` builds and pushes.
-    "build_on_preview": False,
-    "exec_": False,
-    # The SDK's default, stated so the tag covers it.
-    "network": "default",
-}
-# Days an untagged image stays in the repository (see lifecycle_policy).
-UNTAGGED_IMAGE_DAYS = 7
+TRAINING_BUILD = container_image.build_settings(TRAINING_DOCKERFILE)
+# The image registered with every model version and run by its endpoints (containers/inference/).
+INFERENCE_DOCKERFILE = "containers/inference/Dockerfile"
+ROOT = container_image.ROOT
 
 
 @dataclass
@@ -56,26 +33,6 @@ class TrainingPipelineArgs:
     alert_topic_arn: pulumi.Input[str]
     # model name -> model package group name (ModelRegistry.group_names).
     model_package_groups: Mapping[str, pulumi.Input[str]]
-
-
-def lifecycle_policy() -> dict:
-    """Expire untagged images only, never a tagged one, whatever its age or count.
-
-    A registered model version names its image by tag (the training image, and later the
-    inference image), so an expired image would leave that version undeployable; and which tags
-    registered versions use is beyond what a lifecycle rule can select. Tags are immutable and
-    never move, so nothing becomes untagged by a push; the rule clears leftovers of interrupted or
-    manual pushes. Images that an image index references are kept while the index is, and
-    reference artifacts follow their subject (ECR User Guide, "Automate the cleanup of images by
-    using lifecycle policies", lifecycle policy evaluation rules).
-    """
-    return {"rules": [{
-        "rulePriority": 1,
-        "description": f"Expire untagged images {UNTAGGED_IMAGE_DAYS} days after their push; tagged images are kept",
-        "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days",
-                      "countNumber": UNTAGGED_IMAGE_DAYS},
-        "action": {"type": "expire"},
-    }]}
 
 
 class TrainingPipeline(pulumi.ComponentResource):
@@ -99,7 +56,7 @@ class TrainingPipeline(pulumi.ComponentResource):
 
         self.data_bucket = self._create_bucket("data")
         self.artifact_bucket = self._create_bucket("artifacts")
-        self._create_image()
+        self._create_images()
         training_role = self._create_training_role()
         pipeline_role, pipeline_access = self._create_pipeline_role(training_role, args.alert_topic_arn)
         self._create_state_machine(training_role, pipeline_role, pipeline_access, args.alert_topic_arn)
@@ -110,6 +67,7 @@ class TrainingPipeline(pulumi.ComponentResource):
             "artifact_bucket": self.artifact_bucket.name,
             "repository_url": self.repository.repository_url,
             "image_uri": self.image_uri,
+            "inference_image_uri": self.inference.uri,
             "state_machine_arn": self.state_machine_arn,
         })
 
@@ -119,43 +77,15 @@ class TrainingPipeline(pulumi.ComponentResource):
                             SecureBucketArgs(kms_key_arn=self._key_arn, purpose=purpose),
                             opts=options.child(self, aliases=options.formerly(purpose)))
 
-    def _create_image(self) -> None:
-        """The repository (stateful: registered versions point at its images), its lifecycle,
-        and the image, built and pushed under a tag that changes exactly with its inputs."""
-        cfg, name = self._cfg, self._name
-        self.repository = aws.ecr.Repository(
-            f"{name}-images",
-            name=cfg.namer.name("training", "ecr"),
-            image_tag_mutability="IMMUTABLE",
-            image_scanning_configuration={"scan_on_push": True},
-            encryption_configurations=[{"encryption_type": "KMS", "kms_key": self._key_arn}],
-            force_delete=cfg.force_destroy,
-            opts=options.stateful(self, cfg),
-        )
-        aws.ecr.LifecyclePolicy(
-            f"{name}-images-lifecycle",
-            repository=self.repository.name,
-            policy=json.dumps(lifecycle_policy()),
-            opts=options.child(self),
-        )
-        self.image_tag = build_context_tag(ROOT / TRAINING_CONTEXT, ROOT / TRAINING_DOCKERFILE, TRAINING_BUILD)
-        self.image_uri = pulumi.Output.concat(self.repository.repository_url, ":", self.image_tag)
-        # The token expires after 12 hours; the provider's Diff ignores registry password changes,
-        # so a new token never rebuilds. (ignore_changes on it would be harmful: the engine would
-        # then hand a rebuild the old, expired password.)
-        token = aws.ecr.get_authorization_token_output(registry_id=self.repository.registry_id,
-                                                       opts=pulumi.InvokeOutputOptions(parent=self))
-        self.image = docker_build.Image(
-            f"{name}-image",
-            tags=[self.image_uri],
-            registries=[{
-                "address": self.repository.repository_url.apply(lambda url: url.split("/", 1)[0]),
-                "username": token.user_name,
-                "password": pulumi.Output.secret(token.password),
-            }],
-            **TRAINING_BUILD,
-            opts=options.child(self),
-        )
+    def _create_images(self) -> None:
+        """The training image, and the inference image every registered version names."""
+        training = container_image.create(self, self._cfg, resource_name=self._name, purpose="training",
+                                          dockerfile=TRAINING_DOCKERFILE, kms_key_arn=self._key_arn)
+        self.repository, self.image, self.image_tag, self.image_uri = (
+            training.repository, training.image, training.tag, training.uri)
+        self.inference = container_image.create(self, self._cfg, resource_name=f"{self._name}-inference",
+                                                purpose="inference", dockerfile=INFERENCE_DOCKERFILE,
+                                                kms_key_arn=self._key_arn)
 
     def _create_training_role(self) -> aws.iam.Role:
         cfg, name = self._cfg, self._name
@@ -216,7 +146,8 @@ class TrainingPipeline(pulumi.ComponentResource):
             opts=options.stateful(self, cfg),
         )
         definition = pulumi.Output.all(
-            image_uri=self.image_uri, training_role_arn=training_role.arn, kms_key_arn=self._key_arn,
+            image_uri=self.image_uri, inference_image_uri=self.inference.uri,
+            training_role_arn=training_role.arn, kms_key_arn=self._key_arn,
             topic_arn=topic_arn, data_bucket=self.data_bucket.name,
             artifact_bucket=self.artifact_bucket.name, package_groups=self._groups,
             partition=self._account.apply(lambda account: account.partition),
@@ -234,8 +165,8 @@ class TrainingPipeline(pulumi.ComponentResource):
             },
             tracing_configuration={"enabled": True},
             # Step Functions checks the role can deliver logs when the machine is created; the
-            # image must be pushed before any run can pull it.
-            opts=options.child(self, depends_on=[pipeline_access, self.image]),
+            # images must be pushed before any run can pull or register them.
+            opts=options.child(self, depends_on=[pipeline_access, self.image, self.inference.image]),
         )
         self.state_machine_arn = self.state_machine.arn
 

@@ -31,10 +31,8 @@ from collections.abc import Callable
 import numpy as np
 
 from containers.contracts.features import CSV_COLUMNS, FEATURE_NAMES, FEATURES, check_number, parse_value
+from containers.contracts.serving import CSV, JSON
 from containers.inference.errors import BadRequestError, UnsupportedMediaTypeError
-
-CSV = "text/csv"
-JSON = "application/json"
 
 _EXPECTED = f"{len(FEATURES)}: {', '.join(FEATURE_NAMES)}"
 _ROWS_WANTED = f"one or more rows of {len(FEATURES)} values ({', '.join(FEATURE_NAMES)})"

@@ -11,9 +11,9 @@ import yaml
 
 from automation import offline
 from automation.offline import Plan
-from components import config, training_workflow
+from components import config, container_image, training_workflow
 from components.build_context import build_context_tag
-from components.training_pipeline import ROOT, TRAINING_BUILD, TRAINING_CONTEXT, TRAINING_DOCKERFILE
+from components.training_pipeline import INFERENCE_DOCKERFILE, ROOT, TRAINING_BUILD, TRAINING_CONTEXT, TRAINING_DOCKERFILE
 from components.training_policies import UNSCOPED_STATEMENTS
 from containers.contracts.metrics import METRIC_DEFINITIONS
 
@@ -62,6 +62,12 @@ def unsecret(value):
     return value
 
 
+def training(plan: Plan, type_: str) -> list:
+    """The training pipeline's resources of a type (other components have roles, rules, logs too)."""
+    component = plan.get("mlops:components:TrainingPipeline", "training")
+    return [r for r in plan.descendants(component) if r.type == type_]
+
+
 # --- The state machine -------------------------------------------------------------------------
 
 def test_the_deployed_definition_is_exactly_the_builders(stack_plan: Plan):
@@ -70,7 +76,8 @@ def test_the_deployed_definition_is_exactly_the_builders(stack_plan: Plan):
     outputs = stack_plan.outputs
     role = stack_plan.get(ROLE, "training-job-role").outputs["arn"]
     expected = training_workflow.definition(training_workflow.spec_for(
-        cfg, image_uri=outputs["training_image_uri"], training_role_arn=role, kms_key_arn=outputs["kms_key_arn"],
+        cfg, image_uri=outputs["training_image_uri"], inference_image_uri=outputs["inference_image_uri"],
+        training_role_arn=role, kms_key_arn=outputs["kms_key_arn"],
         topic_arn=outputs["alert_topic_arn"], data_bucket=outputs["data_bucket"],
         artifact_bucket=outputs["artifact_bucket"], package_groups=outputs["model_package_groups"]))
     assert definition(stack_plan) == expected
@@ -130,7 +137,7 @@ def test_volumes_take_the_platform_key_unless_the_instance_has_local_storage(ins
 def test_the_state_machine_logs_encrypted_and_traces(stack_plan: Plan):
     cfg = stack_config(stack_plan.stack)
     (machine,) = stack_plan.of_type(STATE_MACHINE)
-    (logs,) = stack_plan.of_type("aws:cloudwatch/logGroup:LogGroup")
+    (logs,) = training(stack_plan, "aws:cloudwatch/logGroup:LogGroup")
     assert machine.inputs["type"] == "STANDARD"
     assert machine.inputs["name"] == f"mlops-platform-{stack_plan.stack}-training"
     assert machine.inputs["tracingConfiguration"] == {"enabled": True}
@@ -149,7 +156,7 @@ def test_the_state_machine_logs_encrypted_and_traces(stack_plan: Plan):
 # --- Least privilege ---------------------------------------------------------------------------
 
 def test_no_policy_uses_wildcard_actions_or_unscoped_writes(stack_plan: Plan):
-    documents = [json.loads(p.inputs["policy"]) for p in stack_plan.of_type(ROLE_POLICY)]
+    documents = [json.loads(p.inputs["policy"]) for p in training(stack_plan, ROLE_POLICY)]
     assert len(documents) == 3
     for document in documents:
         for statement in document["Statement"]:
@@ -315,7 +322,7 @@ def test_training_jobs_read_data_write_artifacts_and_pull_one_repository(stack_p
 
 
 def test_each_role_trusts_one_service_for_this_account(stack_plan: Plan):
-    trusts = {r.name: json.loads(r.inputs["assumeRolePolicy"])["Statement"] for r in stack_plan.of_type(ROLE)}
+    trusts = {r.name: json.loads(r.inputs["assumeRolePolicy"])["Statement"] for r in training(stack_plan, ROLE)}
     assert {n: s[0]["Principal"]["Service"] for n, s in trusts.items()} == {
         "training-job-role": "sagemaker.amazonaws.com", "training-pipeline-role": "states.amazonaws.com",
         "training-schedule-role": "events.amazonaws.com"}
@@ -323,7 +330,7 @@ def test_each_role_trusts_one_service_for_this_account(stack_plan: Plan):
     assert pipeline["Condition"]["ArnLike"]["aws:SourceArn"] == [stack_plan.outputs["training_state_machine_arn"]]
     assert pipeline["Condition"]["StringEquals"]["aws:SourceAccount"] == offline.ACCOUNT_ID
     (scheduler,) = trusts["training-schedule-role"]
-    rules = [r.outputs["arn"] for r in stack_plan.of_type("aws:cloudwatch/eventRule:EventRule")]
+    rules = [r.outputs["arn"] for r in training(stack_plan, "aws:cloudwatch/eventRule:EventRule")]
     assert scheduler["Condition"]["ArnLike"]["aws:SourceArn"] == rules
 
 
@@ -351,41 +358,60 @@ def test_a_model_without_a_schedule_gets_no_rule_and_no_scheduler_role():
     for model in models:
         model.pop("retrainSchedule", None)
     plan = offline.plan("dev", config_overrides={"models": models})
-    assert plan.of_type("aws:cloudwatch/eventRule:EventRule") == []
+    assert training(plan, "aws:cloudwatch/eventRule:EventRule") == []
     assert "training-schedule-role" not in {r.name for r in plan.of_type(ROLE)}
     assert plan.of_type(STATE_MACHINE)
 
 
 # --- Image and repository ----------------------------------------------------------------------
 
-def test_the_repository_scans_keeps_tags_immutable_and_never_expires_a_tagged_image(stack_plan: Plan):
-    """Registered versions point at their image by tag: a lifecycle rule that could select a tagged
-    image (by count or age) would leave a version undeployable."""
-    repository = stack_plan.get("aws:ecr/repository:Repository", "training-images")
+# (output and repository name prefix, resource name, Dockerfile)
+IMAGES = pytest.mark.parametrize("prefix, resource, dockerfile", [
+    ("training", "training", TRAINING_DOCKERFILE),
+    ("inference", "training-inference", INFERENCE_DOCKERFILE),
+])
+
+
+@IMAGES
+def test_the_repository_scans_keeps_tags_immutable_and_never_expires_a_tagged_image(stack_plan: Plan, prefix, resource, dockerfile):
+    """Registered versions point at their images by tag (the training image that made them, the
+    inference image that serves them): a lifecycle rule that could select a tagged image (by count
+    or age) would leave a version undeployable."""
+    repository = stack_plan.get("aws:ecr/repository:Repository", f"{resource}-images")
+    assert repository.inputs["name"] == f"mlops-platform-{stack_plan.stack}-{prefix}"
     assert repository.inputs["imageTagMutability"] == "IMMUTABLE"
     assert repository.inputs["imageScanningConfiguration"] == {"scanOnPush": True}
     assert repository.inputs["encryptionConfigurations"] == [{"encryptionType": "KMS",
                                                               "kmsKey": stack_plan.outputs["kms_key_arn"]}]
     assert repository.inputs["forceDelete"] is (stack_plan.stack != "prod")
-    (lifecycle,) = stack_plan.of_type("aws:ecr/lifecyclePolicy:LifecyclePolicy")
+    assert repository.protect is (stack_plan.stack == "prod")
+    lifecycle = stack_plan.get("aws:ecr/lifecyclePolicy:LifecyclePolicy", f"{resource}-images-lifecycle")
     assert lifecycle.inputs["repository"] == repository.outputs["name"]
     rules = json.loads(lifecycle.inputs["policy"])["rules"]
     assert [r["selection"]["tagStatus"] for r in rules] == ["untagged"]
     assert all(r["action"] == {"type": "expire"} for r in rules)
-    assert stack_plan.outputs["training_repository_url"] == repository.outputs["repositoryUrl"]
+    assert stack_plan.outputs[f"{prefix}_repository_url"] == repository.outputs["repositoryUrl"]
 
 
-def test_the_image_is_built_from_the_training_container_and_pushed_with_a_content_tag(stack_plan: Plan):
-    image = stack_plan.get("docker-build:index:Image", "training-image")
-    url = stack_plan.outputs["training_repository_url"]
-    tag = build_context_tag(ROOT / TRAINING_CONTEXT, ROOT / TRAINING_DOCKERFILE, TRAINING_BUILD)
-    assert image.inputs["tags"] == [f"{url}:{tag}"] == [stack_plan.outputs["training_image_uri"]]
+@IMAGES
+def test_each_image_is_built_from_its_container_and_pushed_with_a_content_tag(stack_plan: Plan, prefix, resource, dockerfile):
+    image = stack_plan.get("docker-build:index:Image", f"{resource}-image")
+    url = stack_plan.outputs[f"{prefix}_repository_url"]
+    tag = build_context_tag(ROOT / TRAINING_CONTEXT, ROOT / dockerfile, container_image.build_settings(dockerfile))
+    assert image.inputs["tags"] == [f"{url}:{tag}"] == [stack_plan.outputs[f"{prefix}_image_uri"]]
     assert image.inputs["context"] == {"location": "containers"}
-    assert image.inputs["dockerfile"] == {"location": "containers/training/Dockerfile"}
+    assert image.inputs["dockerfile"] == {"location": dockerfile}
     assert (image.inputs["push"], image.inputs["buildOnPreview"], image.inputs["platforms"]) == (True, False, ["linux/amd64"])
     (registry,) = unsecret(image.inputs["registries"])
     assert registry["address"] == url.split("/")[0] and registry["username"] == "AWS"
-    assert (ROOT / TRAINING_DOCKERFILE).is_file()
+    assert (ROOT / dockerfile).is_file()
+
+
+def test_the_two_images_get_different_tags():
+    """Each tag hashes its own Dockerfile and the files its .dockerignore sends."""
+    tags = {build_context_tag(ROOT / TRAINING_CONTEXT, ROOT / f, container_image.build_settings(f))
+            for f in (TRAINING_DOCKERFILE, INFERENCE_DOCKERFILE)}
+    assert len(tags) == 2
 
 
 def _engine_name(python_name: str) -> str:
