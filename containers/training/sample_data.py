@@ -8,8 +8,10 @@ function of the features plus noise, so a model learns a real signal (validation
 
 CLI (SageMaker channel layout, CSV with a header row, label column ``churned`` first)::
 
-    python -m containers.training.sample_data OUT_DIR [--rows N] [--seed S]
+    python -m containers.training.sample_data OUT_DIR [--rows N] [--seed S] [--objects K]
         -> OUT_DIR/train/train.csv and OUT_DIR/validation/validation.csv
+           (with --objects K > 1: OUT_DIR/train/part-00000.csv ... part-<K-1>.csv, the same rows in
+           K objects of near-equal size, what a multi-host job's ShardedByS3Key hands out)
 
 The same seed, row count and numpy version give byte-identical files.
 """
@@ -113,6 +115,23 @@ def write_channels(
     The layout is SageMaker's channel layout, so ``out_dir`` can be ``/opt/ml/input/data``
     or an S3 prefix's local mirror. Returns the written file per channel.
     """
+    written = write_objects(out_dir, rows, seed, validation_fraction, objects=1)
+    return {channel: paths[0] for channel, paths in written.items()}
+
+
+def write_objects(
+    out_dir: Path,
+    rows: int = DEFAULT_ROWS,
+    seed: int = DEFAULT_SEED,
+    validation_fraction: float = DEFAULT_VALIDATION_FRACTION,
+    objects: int = 1,
+) -> dict[str, list[Path]]:
+    """Like ``write_channels``, with the train rows split in order into ``objects`` files of near-equal size.
+
+    A multi-host job's ShardedByS3Key gives each host whole objects, so the train prefix needs at
+    least one object per host; the rows are the same whatever the split (read back in name order
+    they are ``write_channels``' train.csv). Returns the written files per channel.
+    """
     if not 0.0 < validation_fraction < 1.0:
         raise ValueError(f"validation_fraction must be in (0, 1), got {validation_fraction}")
     labels, features = generate(rows, seed)
@@ -120,13 +139,17 @@ def write_channels(
     n_train = rows - n_validation
     if n_train < 1:
         raise ValueError(f"{rows} rows leave no training rows; use more rows")
-    written = {}
-    for channel, part in (("train", slice(0, n_train)), ("validation", slice(n_train, rows))):
-        path = Path(out_dir) / channel / f"{channel}.csv"
+    if not 1 <= objects <= n_train:
+        raise ValueError(f"objects must be between 1 and the {n_train} training rows, got {objects}")
+    bounds = [n_train * i // objects for i in range(objects + 1)]
+    train_parts = [(f"part-{i:05d}.csv" if objects > 1 else "train.csv", slice(bounds[i], bounds[i + 1])) for i in range(objects)]
+    written: dict[str, list[Path]] = {"train": [], "validation": []}
+    for channel, name, part in [*(("train", *p) for p in train_parts), ("validation", "validation.csv", slice(n_train, rows))]:
+        path = Path(out_dir) / channel / name
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "w", encoding="utf-8", newline="") as handle:
             handle.write(to_csv(labels[part], features[part]))
-        written[channel] = path
+        written[channel].append(path)
     return written
 
 
@@ -142,13 +165,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=DEFAULT_VALIDATION_FRACTION,
         help="share of rows in the validation channel (default %(default)s)",
     )
+    parser.add_argument("--objects", type=int, default=1, help="train objects to split the rows into (default %(default)s)")
     args = parser.parse_args(argv)
     try:
-        written = write_channels(args.out_dir, args.rows, args.seed, args.validation_fraction)
+        written = write_objects(args.out_dir, args.rows, args.seed, args.validation_fraction, args.objects)
     except ValueError as exc:
         parser.error(str(exc))
-    for channel, path in written.items():
-        print(f"{channel}: {path}")
+    for channel, paths in written.items():
+        for path in paths:
+            print(f"{channel}: {path}")
     return 0
 
 

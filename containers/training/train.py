@@ -16,6 +16,12 @@ runs in tests and on a laptop with that layout in a temp folder:
         baseline.json                   training-data baseline for drift detection
                                         (format: ``containers/contracts/baseline.py``)
     output/failure                      one paragraph; SageMaker shows it as FailureReason
+    input/config/resourceconfig.json    the job's hosts; absent or one host: single-host training
+
+With several hosts every host trains the one model on its own shard of the train channel
+together with the others (``distributed.py``: XGBoost's collective, its tracker on the first
+host); the drift baseline and the train metrics cover every host's rows; only the leader (the
+first host by name) prints metric lines and writes the model folder and ``output/data``.
 
 CSV columns are matched by header name, so order does not matter; the label ``churned``
 and every feature of ``features.py`` must be present, extra columns (for example the
@@ -26,10 +32,12 @@ Metrics are printed per boosting round and once more at the end with the ``metri
 helpers, which also hold the regexes SageMaker parses them with.
 
 Exit codes: 0 success; 1 bad input (hyperparameters, missing/empty channel, missing
-columns, non-numeric cells); 2 unexpected error (a bug or an infrastructure problem);
-143 (128 + SIGTERM) stopped by SIGTERM, which is what StopTrainingJob sends: training ends
-after the current round, the model trained so far, its metrics and baseline are saved
-(SageMaker uploads them for a stopped job) and ``output/failure`` says it was stopped.
+columns, non-numeric cells, a host without training data); 2 unexpected error (a bug or an
+infrastructure problem); 3 the hosts of a multi-host job could not train together (tracker
+unreachable, a host lost; bounded waits, see ``distributed.py``); 143 (128 + SIGTERM)
+stopped by SIGTERM, which is what StopTrainingJob sends: training ends after the current
+round, the model trained so far, its metrics and baseline are saved (SageMaker uploads them
+for a stopped job) and ``output/failure`` says it was stopped.
 """
 
 from __future__ import annotations
@@ -51,15 +59,18 @@ from typing import Any
 import numpy as np
 import xgboost as xgb
 
-from containers.contracts import baseline as baseline_format
 from containers.contracts import hyperparameters as hyperparameter_schema
 from containers.contracts import metrics, model_metadata
 from containers.contracts.features import FEATURE_NAMES, FEATURES, TARGET, Feature, parse_value
 from containers.contracts.hyperparameters import Hyperparameters
+from containers.training import baseline_statistics, distributed
+from containers.training.distributed import Group
+from containers.training.errors import EmptyChannelError, HostsError, StoppedBeforeTrainingError, TrainingInputError
 
 EXIT_OK = 0
 EXIT_BAD_INPUT = 1
 EXIT_UNEXPECTED = 2
+EXIT_HOSTS = 3
 EXIT_STOPPED = 143  # 128 + SIGTERM(15): the conventional code for "ended by SIGTERM"
 
 DEFAULT_ROOT = "/opt/ml"
@@ -77,14 +88,6 @@ Log = Callable[[str], None]
 StopRequested = Callable[[], bool]
 
 
-class TrainingInputError(Exception):
-    """The job's input is wrong (hyperparameters, channels, data): exit 1, user fixes it."""
-
-
-class StoppedBeforeTrainingError(Exception):
-    """SIGTERM arrived before there was any model to save."""
-
-
 # --------------------------------------------------------------------------- layout
 
 
@@ -97,6 +100,10 @@ class SageMakerPaths:
     @property
     def hyperparameters(self) -> Path:
         return self.root / "input" / "config" / "hyperparameters.json"
+
+    @property
+    def resource_config(self) -> Path:
+        return self.root / "input" / "config" / "resourceconfig.json"
 
     def channel(self, name: str) -> Path:
         return self.root / "input" / "data" / name
@@ -217,13 +224,14 @@ def load_channel(paths: SageMakerPaths, name: str) -> Dataset:
     """Read every ``*.csv`` under a channel folder (sorted, recursive: S3 prefixes nest)."""
     folder = paths.channel(name)
     if not folder.is_dir():
-        raise TrainingInputError(
+        raise EmptyChannelError(
+            name,
             f"channel {name!r} is missing: {folder} does not exist; the training job needs "
-            f"InputDataConfig channels named {' and '.join(repr(c) for c in CHANNELS)}"
+            f"InputDataConfig channels named {' and '.join(repr(c) for c in CHANNELS)}",
         )
     files = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() == ".csv")
     if not files:
-        raise TrainingInputError(f"channel {name!r} is empty: no .csv files under {folder}")
+        raise EmptyChannelError(name, f"channel {name!r} is empty: no .csv files under {folder}")
     all_rows: list[list[float]] = []
     all_labels: list[float] = []
     for path in files:
@@ -231,16 +239,20 @@ def load_channel(paths: SageMakerPaths, name: str) -> Dataset:
         all_rows.extend(rows)
         all_labels.extend(labels)
     if not all_labels:
-        raise TrainingInputError(f"channel {name!r} is empty: its {len(files)} CSV file(s) have no data rows")
+        raise EmptyChannelError(name, f"channel {name!r} is empty: its {len(files)} CSV file(s) have no data rows")
     features = np.asarray(all_rows, dtype=np.float64).reshape(len(all_rows), len(FEATURES))
     return Dataset(features, np.asarray(all_labels, dtype=np.float64), tuple(files))
 
 
-def _require_both_classes(name: str, dataset: Dataset) -> None:
-    present = set(np.unique(dataset.labels).astype(int).tolist())
-    if present != {0, 1}:
+def _positives(dataset: Dataset) -> int:
+    return int(np.count_nonzero(dataset.labels == 1))
+
+
+def _require_both_classes(name: str, positives: int, rows: int) -> None:
+    """Counts, not labels: on several hosts the train channel's counts are the hosts' totals."""
+    if positives in (0, rows):
         raise TrainingInputError(
-            f"channel {name!r} has only label {present.pop()}; a binary classifier "
+            f"channel {name!r} has only label {int(positives == rows)}; a binary classifier "
             f"needs both 0 and 1 in {name} (and AUC is undefined otherwise)"
         )
 
@@ -304,13 +316,18 @@ def confusion_matrix(labels: np.ndarray, probabilities: np.ndarray, threshold: f
 
 
 class _PrintMetrics(xgb.callback.TrainingCallback):
-    """Prints each round's metrics with the metrics.py format SageMaker parses."""
+    """Prints each round's metrics with the metrics.py format SageMaker parses, or (on a host other
+    than the leader) a progress line no MetricDefinition matches: SageMaker reads every host's log."""
 
-    def __init__(self, log: Log) -> None:
+    def __init__(self, log: Log, metric_lines: bool = True) -> None:
         super().__init__()
         self._log = log
+        self._metric_lines = metric_lines
 
     def after_iteration(self, model: xgb.Booster, epoch: int, evals_log: dict) -> bool:
+        if not self._metric_lines:
+            self._log(f"round {epoch} trained")
+            return False
         latest = {f"{data}:{name}": float(history[-1]) for data, by_metric in evals_log.items() for name, history in by_metric.items()}
         ordered = {name: latest[name] for name in metrics.ITERATION_METRICS if name in latest}
         self._log(metrics.format_iteration_line(epoch, ordered))
@@ -349,18 +366,21 @@ def train_model(
     *,
     stop_requested: StopRequested = lambda: False,
     log: Log = print,
+    metric_lines: bool = True,
 ) -> TrainingResult:
     """Train with per-round metric lines, early stopping on validation logloss, and a stop hook.
 
     Early stopping watches logloss (smoother than AUC); the returned booster keeps only
-    the rounds up to the best one, so the saved file needs no ``iteration_range``.
+    the rounds up to the best one, so the saved file needs no ``iteration_range``. Inside a
+    group of hosts XGBoost reduces every round's metrics over all hosts, so every host stops
+    at the same round; ``stop_requested`` must then be the group's decision too.
     """
     dtrain = _dmatrix(train)
     dvalidation = _dmatrix(validation)
     stopper = _StopWhenRequested(stop_requested)
     # Order matters: xgboost stops calling callbacks once one asks to stop, and the metric
     # line of the last round must still be printed.
-    callbacks: list[xgb.callback.TrainingCallback] = [_PrintMetrics(log), stopper]
+    callbacks: list[xgb.callback.TrainingCallback] = [_PrintMetrics(log, metric_lines), stopper]
     if hyperparameters.early_stopping_rounds > 0:
         callbacks.append(
             xgb.callback.EarlyStopping(
@@ -387,11 +407,28 @@ def train_model(
     return TrainingResult(booster, rounds, best, early_stopped, stopper.stopped)
 
 
-def final_metrics(booster: xgb.Booster, train: Dataset, validation: Dataset) -> dict[str, float]:
-    """Every metric of ``metrics.METRIC_NAMES`` for the model as saved."""
-    train_scores = classification_metrics(train.labels, booster.predict(_dmatrix(train)))
+def train_metrics(booster: xgb.Booster, train: Dataset, group: Group) -> dict[str, float]:
+    """``train:logloss`` and ``train:auc`` over every host's train rows.
+
+    logloss is the mean over all rows. AUC does not split into per-host parts: it is the hosts'
+    AUCs weighted by their positive x negative pairs, the definition XGBoost uses for the
+    per-round train:auc across workers (``src/metric/auc.cc``, ``GlobalRatio``), so the final
+    value matches the curve; on one host it is the plain AUC.
+    """
+    y = train.labels
+    p = np.clip(booster.predict(_dmatrix(train)), 1e-15, 1 - 1e-15)
+    positives = _positives(train)
+    pairs = float(positives) * float(train.rows - positives)
+    local = np.array([-np.sum(y * np.log(p) + (1 - y) * np.log(1 - p)), roc_auc(y, p) * pairs if pairs else 0.0,
+                      pairs, train.rows], dtype=np.float64)
+    loss, weighted_auc, all_pairs, rows = group.sum(local)
+    return {"train:logloss": float(loss / rows), "train:auc": float(weighted_auc / all_pairs)}
+
+
+def final_metrics(booster: xgb.Booster, train_values: Mapping[str, float], validation: Dataset) -> dict[str, float]:
+    """Every metric of ``metrics.METRIC_NAMES`` for the model as saved (validation: the whole channel)."""
     validation_scores = classification_metrics(validation.labels, booster.predict(_dmatrix(validation)))
-    values = {f"train:{k}": v for k, v in train_scores.items()}
+    values = dict(train_values)
     values.update({f"validation:{k}": v for k, v in validation_scores.items()})
     return {name: values[name] for name in metrics.METRIC_NAMES}
 
@@ -400,7 +437,7 @@ def build_evaluation(
     result: TrainingResult,
     values: Mapping[str, float],
     hyperparameters: Hyperparameters,
-    train: Dataset,
+    train_rows: int,
     validation: Dataset,
 ) -> dict[str, Any]:
     """evaluation.json: what the pipeline's threshold check and the registry read.
@@ -428,64 +465,10 @@ def build_evaluation(
         "rounds_trained": result.rounds_trained,
         "early_stopped": result.early_stopped,
         "interrupted": result.interrupted,
-        "rows": {"train": train.rows, "validation": validation.rows},
+        "rows": {"train": train_rows, "validation": validation.rows},
         "hyperparameters": hyperparameters.as_strings(),
         "binary_classification_metrics": sm_metrics,
     }
-
-
-def compute_baseline(train: Dataset) -> dict[str, Any]:
-    """Per-feature statistics and histograms of the training data (format: baseline.py)."""
-    features: dict[str, Any] = {}
-    for column, feature in enumerate(FEATURES):
-        raw = train.features[:, column]
-        values = raw[~np.isnan(raw)]
-        entry: dict[str, Any] = {
-            "type": feature.type,
-            "count": int(values.size),
-            "missing": int(raw.size - values.size),
-        }
-        if values.size == 0:
-            entry.update(mean=None, std=None, min=None, max=None, quantiles={})
-            entry["histogram"] = {"bin_edges": [], "counts": []}
-        else:
-            entry.update(
-                mean=float(values.mean()),
-                std=float(values.std()),
-                min=float(values.min()),
-                max=float(values.max()),
-                quantiles={
-                    key: float(q)
-                    for (key, _), q in zip(
-                        baseline_format.QUANTILES,
-                        np.quantile(values, [p for _, p in baseline_format.QUANTILES]),
-                        strict=True,
-                    )
-                },
-            )
-            edges = _bin_edges(feature.type, float(values.min()), float(values.max()))
-            counts, _ = np.histogram(values, bins=edges)
-            entry["histogram"] = {
-                "bin_edges": [float(e) for e in edges],
-                "counts": [float(c) for c in counts / values.size],
-            }
-        features[feature.name] = entry
-    return {
-        "format_version": baseline_format.FORMAT_VERSION,
-        "target": TARGET,
-        "row_count": train.rows,
-        "positive_rate": float(train.labels.mean()),
-        "feature_names": list(FEATURE_NAMES),
-        "features": features,
-    }
-
-
-def _bin_edges(kind: str, low: float, high: float) -> np.ndarray:
-    if kind == "int" and high - low + 1 <= baseline_format.MAX_UNIT_BINS:
-        return np.arange(low - 0.5, high + 1.0, 1.0)
-    if high == low:
-        return np.array([low - 0.5, high + 0.5])
-    return np.linspace(low, high, baseline_format.DEFAULT_BINS + 1)
 
 
 def _write_json(path: Path, document: Mapping[str, Any]) -> None:
@@ -495,13 +478,57 @@ def _write_json(path: Path, document: Mapping[str, Any]) -> None:
 
 @dataclass
 class TrainingOutcome:
-    """What ``run_training`` produced; ``interrupted`` means SIGTERM cut training short."""
+    """What ``run_training`` produced on this host; ``interrupted`` means SIGTERM cut training short.
+
+    Only the leader writes files: on the other hosts of a multi-host job ``model_file`` is None
+    and ``metrics`` is empty.
+    """
 
     metrics: dict[str, float]
     interrupted: bool
     rounds_trained: int
-    model_file: Path
+    model_file: Path | None
     written: list[Path] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """This host's channels, or why it could not read them (reported to every host first)."""
+
+    train: Dataset | None = None
+    validation: Dataset | None = None
+    problem: TrainingInputError | None = None
+
+
+def _read_inputs(paths: SageMakerPaths, log: Log) -> _Inputs:
+    try:
+        train = load_channel(paths, "train")
+        validation = load_channel(paths, "validation")
+        # Validation is whole on every host (FullyReplicated); train's classes are checked over all hosts.
+        _require_both_classes("validation", _positives(validation), validation.rows)
+    except TrainingInputError as exc:
+        return _Inputs(problem=exc)
+    for name, dataset in (("train", train), ("validation", validation)):
+        log(f"channel {name}: {dataset.rows} rows from {len(dataset.files)} file(s)")
+    return _Inputs(train, validation)
+
+
+def _check_train_rows(train: Dataset, group: Group, log: Log) -> int:
+    """The job's train row count; both labels must occur among all hosts' rows together."""
+    rows = distributed.rows_per_host(train.rows, group)
+    positives = _positives(train)
+    pairs = float(positives) * float(train.rows - positives)
+    all_positives, all_pairs = group.sum(np.array([positives, pairs], dtype=np.float64))
+    if group.hosts.count > 1:
+        log(f"host {group.hosts.current}: {train.rows} of {sum(rows)} train rows; per host: "
+            + ", ".join(f"{name}={count}" for name, count in zip(group.hosts.names, rows, strict=True)))
+    _require_both_classes("train", int(all_positives), sum(rows))
+    if all_pairs == 0:
+        raise TrainingInputError(
+            "every host's shard of the train channel holds one label only, so train:auc cannot be computed "
+            "across hosts (and each host sees one class); shuffle the rows before splitting them into objects"
+        )
+    return sum(rows)
 
 
 def run_training(
@@ -510,23 +537,42 @@ def run_training(
     stop_requested: StopRequested = lambda: False,
     log: Log = print,
 ) -> TrainingOutcome:
-    """The whole job, from the /opt/ml layout to the model and artifacts; raises on failure."""
+    """The whole job on this host, from the /opt/ml layout to the model and artifacts; raises on failure.
+
+    On several hosts (``resourceconfig.json``) every host trains the one model on its shard with
+    the others, and only the leader writes it (``distributed.py``); on one host the same code
+    runs with a one-host group.
+    """
+    hosts = distributed.read_hosts(paths.resource_config)
+    settings = distributed.Settings.from_environment(os.environ)
     hyperparameters = load_hyperparameters(paths.hyperparameters)
     log(f"hyperparameters: {json.dumps(hyperparameters.as_strings(), sort_keys=True)}")
-    train = load_channel(paths, "train")
-    validation = load_channel(paths, "validation")
-    for name, dataset in (("train", train), ("validation", validation)):
-        _require_both_classes(name, dataset)
-        log(f"channel {name}: {dataset.rows} rows from {len(dataset.files)} file(s)")
-    baseline = compute_baseline(train)
-    if stop_requested():
-        raise StoppedBeforeTrainingError("stopped (SIGTERM) before training began; no model was saved")
-
-    result = train_model(train, validation, hyperparameters, stop_requested=stop_requested, log=log)
-    values = final_metrics(result.booster, train, validation)
+    inputs = _read_inputs(paths, log)
+    with distributed.join(hosts, settings, log) as group:
+        distributed.check_inputs(group, inputs.problem)
+        train, validation = inputs.train, inputs.validation
+        assert train is not None and validation is not None  # check_inputs raised otherwise
+        train_rows = _check_train_rows(train, group, log)
+        baseline = baseline_statistics.compute_baseline(train.features, train.labels, group)
+        if group.any(stop_requested()):
+            raise StoppedBeforeTrainingError("stopped (SIGTERM) before training began; no model was saved")
+        result = train_model(train, validation, hyperparameters, stop_requested=lambda: group.any(stop_requested()),
+                             log=log, metric_lines=hosts.is_leader)
+        train_values = train_metrics(result.booster, train, group)
+    if not hosts.is_leader:
+        log(f"host {hosts.current}: trained {result.rounds_trained} round(s) with the other hosts; "
+            f"the leader {hosts.leader} writes the model and its metrics")
+        return TrainingOutcome({}, result.interrupted, result.rounds_trained, None)
+    values = final_metrics(result.booster, train_values, validation)
     log(metrics.format_final_line(values))
-    evaluation = build_evaluation(result, values, hyperparameters, train, validation)
+    evaluation = build_evaluation(result, values, hyperparameters, train_rows, validation)
+    written = _write_artifacts(paths, result, evaluation, baseline)
+    return TrainingOutcome(values, result.interrupted, result.rounds_trained, written[0], written)
 
+
+def _write_artifacts(paths: SageMakerPaths, result: TrainingResult, evaluation: Mapping[str, Any],
+                     baseline: Mapping[str, Any]) -> list[Path]:
+    """The model folder and output/data (the model file first)."""
     model_file = paths.model_dir / MODEL_FILE
     model_file.parent.mkdir(parents=True, exist_ok=True)
     result.booster.save_model(str(model_file))
@@ -544,7 +590,7 @@ def run_training(
     for path, document in documents:
         _write_json(path, document)
         written.append(path)
-    return TrainingOutcome(values, result.interrupted, result.rounds_trained, model_file, written)
+    return written
 
 
 # --------------------------------------------------------------------------- process
@@ -579,6 +625,9 @@ def execute(
     except StoppedBeforeTrainingError as exc:
         write_failure(paths, f"Training {exc}.")
         return EXIT_STOPPED
+    except HostsError as exc:
+        write_failure(paths, str(exc))
+        return EXIT_HOSTS
     except Exception as exc:  # noqa: BLE001 - the last line of defence must catch everything
         traceback.print_exc()
         write_failure(
@@ -589,15 +638,18 @@ def execute(
         )
         return EXIT_UNEXPECTED
     if outcome.interrupted or stop_requested():
-        write_failure(
-            paths,
-            f"Training stopped by SIGTERM (StopTrainingJob) after {outcome.rounds_trained} "
-            f"round(s); the model trained so far, its metrics and baseline were saved "
-            f"({metrics.OBJECTIVE_METRIC}={outcome.metrics[metrics.OBJECTIVE_METRIC]:.6f}).",
-        )
+        write_failure(paths, _stopped_reason(outcome))
         return EXIT_STOPPED
-    log(f"model: {outcome.model_file}")
+    if outcome.model_file is not None:
+        log(f"model: {outcome.model_file}")
     return EXIT_OK
+
+
+def _stopped_reason(outcome: TrainingOutcome) -> str:
+    saved = ("the leader host saved the model trained so far, its metrics and baseline" if outcome.model_file is None else
+             f"the model trained so far, its metrics and baseline were saved "
+             f"({metrics.OBJECTIVE_METRIC}={outcome.metrics[metrics.OBJECTIVE_METRIC]:.6f})")
+    return f"Training stopped by SIGTERM (StopTrainingJob) after {outcome.rounds_trained} round(s); {saved}."
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -626,7 +678,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stop.set()
 
     signal.signal(signal.SIGTERM, on_sigterm)
-    return execute(args.root, stop_requested=stop.is_set, log=_print_flush)
+    return distributed.end_process(execute(args.root, stop_requested=stop.is_set, log=_print_flush))
 
 
 def _print_flush(line: str) -> None:
