@@ -1,0 +1,1 @@
+"""Freshness: how old the newest ingested event of each feature group is, on a schedule."""

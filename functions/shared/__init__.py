@@ -1,0 +1,1 @@
+"""Helpers every function shares: event parsing, retries, deadlines and metric publication."""
