@@ -58,12 +58,15 @@ def key_policy(account: Account, name_pattern: str) -> dict:
                 "Resource": "*",
             },
             {
-                # CloudWatch Logs User Guide, "Encrypt log data in CloudWatch Logs using AWS KMS".
+                # CloudWatch Logs User Guide, "Encrypt log data in CloudWatch Logs using AWS KMS",
+                # without the guide's "kms:Describe*": DescribeKey and DescribeCustomKeyStores
+                # carry no encryption context (AWS's Service Authorization Reference lists no
+                # kms:EncryptionContext key for them), so under this condition that grant could
+                # never match; dropping it changes nothing (automation/guardrails/iam.py found it).
                 "Sid": "CloudWatchLogsEncryptsThisAccountsLogGroups",
                 "Effect": "Allow",
                 "Principal": {"Service": f"logs.{account.region}.amazonaws.com"},
-                "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*",
-                           "kms:Describe*"],
+                "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
                 "Resource": "*",
                 "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": account.arn("logs", "log-group:*")}},
             },
