@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import importlib.util
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -21,44 +19,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # run as a script: make `automation` and `components` importable
     sys.path.insert(0, str(ROOT))
 
+from automation.bootstrap import ensure_dependencies  # noqa: E402  (standard library only)
 from automation.exit_codes import EXIT_CODE_HELP, ExitCode  # noqa: E402  (standard library only)
 
-# What deploy.py and the program import: checked before any of it is, so a Python without them
-# gets a sentence saying how to set up instead of a ModuleNotFoundError.
-REQUIRED_MODULES = ("yaml", "pulumi", "pulumi_aws", "boto3", "botocore")
-SETUP_COMMAND = "python3 -m venv venv && venv/bin/pip install -r requirements-dev.txt"
-VENV_PYTHON = ROOT / "venv" / "bin" / "python"
-# Set before re-running under the project's venv, so a venv that lacks them too can never loop.
-REEXEC_GUARD = "MLOPS_DEPLOY_REEXEC"
-
-
-def missing_modules() -> list[str]:
-    """The required modules this Python cannot find (found, not imported: nothing runs yet)."""
-    return [name for name in REQUIRED_MODULES if importlib.util.find_spec(name) is None]
-
-
-def ensure_dependencies() -> None:
-    """Go on with this Python, re-run under the project's venv, or exit SETUP saying how to set up."""
-    missing = missing_modules()
-    if not missing:
-        os.environ.pop(REEXEC_GUARD, None)  # not for the Pulumi CLI and the program it starts
-        return
-    if REEXEC_GUARD not in os.environ and os.access(VENV_PYTHON, os.X_OK) \
-            and Path(sys.executable).absolute() != VENV_PYTHON.absolute():
-        os.environ[REEXEC_GUARD] = "1"
-        try:
-            os.execv(VENV_PYTHON, [str(VENV_PYTHON), str(Path(__file__).resolve()), *sys.argv[1:]])
-        except OSError:
-            pass  # a venv that cannot run: the sentence below says how to make one
-    print(f"deploy.py: error: this Python ({sys.executable}) lacks the project's dependencies ({', '.join(missing)} "
-          f"not found) and there is no usable venv/ to run instead; set up from the repository root with "
-          f"`{SETUP_COMMAND}` (README, Quick start), then run `venv/bin/python automation/deploy.py ...`",
-          file=sys.stderr)
-    sys.exit(ExitCode.SETUP)
-
-
 if __name__ == "__main__":
-    ensure_dependencies()
+    ensure_dependencies(Path(__file__))
 
 from automation import offline, stacks  # noqa: E402
 from automation.backend import SECRETS_PROVIDER_ENV, secrets_provider_problem  # noqa: E402
@@ -141,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--secrets-provider", metavar="URL",
                         help=f"secrets provider for a new stack, e.g. awskms://... (default: ${SECRETS_PROVIDER_ENV}; "
                              "required for prod on a self-managed backend)")
+    packs = parser.add_mutually_exclusive_group()
+    packs.add_argument("--policy-pack", metavar="DIR", action="append", dest="policy_packs",
+                       help="CrossGuard policy pack to run with `up` and --preview (repeatable; default: the project's "
+                            "own, policy/)")
+    packs.add_argument("--no-policy-pack", action="store_true", help="run `up` and --preview without any policy pack")
     return parser
 
 
@@ -166,7 +136,23 @@ def parse_request(argv: list[str] | None = None) -> tuple[argparse.Namespace, Re
         if args.secrets_provider:
             parser.error("--offline uses no backend and no secrets provider")
     return args, Request(stack=stack, operation=operation, yes=args.yes, json=args.json, remove=args.remove,
-                         confirm=args.confirm, secrets_provider=args.secrets_provider)
+                         confirm=args.confirm, secrets_provider=args.secrets_provider,
+                         policy_packs=_policy_packs(parser, args))
+
+
+def _policy_packs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[str, ...] | None:
+    """None: the driver's default (the project's own pack); () for --no-policy-pack; else the packs."""
+    if not (args.policy_packs or args.no_policy_pack):
+        return None
+    flag = "--policy-pack" if args.policy_packs else "--no-policy-pack"
+    if args.offline or args.operation not in (Operation.UP, Operation.PREVIEW):
+        parser.error(f"{flag} only goes with `up` and --preview, which run policy packs")
+    if args.no_policy_pack:
+        return ()
+    for pack in args.policy_packs:
+        if not (Path(pack) / "PulumiPolicy.yaml").is_file():
+            parser.error(f"--policy-pack {shown(pack)}: no PulumiPolicy.yaml there")
+    return tuple(str(Path(pack).resolve()) for pack in args.policy_packs)
 
 
 def _could_be_stack_name(text: str) -> bool:

@@ -28,6 +28,11 @@ from automation.exit_codes import ExitCode
 from automation.stacks import StackRef
 from components.environments import is_production
 
+# The project's CrossGuard pack (policy/), relative to the work dir; the Automation API's `up`
+# and `preview` take `policy_packs` (pulumi.automation Stack.up/preview), `refresh` and `destroy`
+# do not: the CLI runs policy packs only where it plans resources.
+DEFAULT_POLICY_PACK = "policy"
+POLICY_PACK_STEPS = ("preview", "up")
 INSTALL_HINT = "install it with `curl -fsSL https://get.pulumi.com | sh` (or see https://www.pulumi.com/docs/install/)"
 
 
@@ -60,6 +65,9 @@ class Request:
     remove: bool = False
     confirm: str | None = None
     secrets_provider: str | None = None
+    # CrossGuard packs run with `up` and `preview` (the operations the CLI runs packs for). None:
+    # the project's own pack, <work dir>/policy, when it is there; () runs none.
+    policy_packs: tuple[str, ...] | None = None
 
 
 @dataclass
@@ -185,6 +193,8 @@ class _Driver:
             raise DeployError(ExitCode.NO_AWS_CREDENTIALS,
                               "no AWS credentials found (environment, ~/.aws profiles, SSO, instance role): run "
                               "`aws configure sso` / `aws sso login`, or export AWS_PROFILE or AWS_ACCESS_KEY_ID")
+        if op.runs_program:
+            self._warn_about_live_weights()
         if op is Operation.DESTROY:
             self._confirm_destroy(production)
         elif op in (Operation.UP, Operation.REFRESH) and not self.request.yes and not system.interactive:
@@ -227,6 +237,14 @@ class _Driver:
             if problems:
                 raise DeployError(ExitCode.CONFIG, str(ConfigError(self.stack.name, problems)).splitlines()[0],
                                   [f"- {p}" for p in problems]) from None
+
+    def _warn_about_live_weights(self) -> None:
+        """A promotion pipeline may have moved an endpoint's live weights away from the stack file
+        (automation/live_weights.py): say so before anything is previewed or deployed, and go on."""
+        from automation import live_weights  # reads the stack's config, like _preflight_config
+
+        for line in live_weights.warnings(self.stack.name, self.system.work_dir, self.system.aws_client):
+            self.say(line)
 
     # -- confirmation ----------------------------------------------------------------------
     def _confirm_destroy(self, production: bool) -> None:
@@ -357,11 +375,19 @@ class _Driver:
 
     STEP_LABELS = {"preview": "Previewing", "up": "Updating", "refresh": "Refreshing", "destroy": "Destroying"}
 
+    def _policy_packs(self) -> list[str]:
+        """The packs for `up` and `preview`: the request's, else the project's own when present."""
+        if self.request.policy_packs is not None:
+            return list(self.request.policy_packs)
+        own = self.system.work_dir / DEFAULT_POLICY_PACK
+        return [str(own)] if (own / "PulumiPolicy.yaml").is_file() else []
+
     def _run_step(self, verb: str, method: Callable[..., Any], planning: bool) -> Any:
         progress = _Progress(self.say_to, self.system.clock, planning=planning)
         self.say(f"{self.STEP_LABELS[verb]} stack '{self.stack.name}'...")
+        packs = self._policy_packs() if verb in POLICY_PACK_STEPS else []
         result = self._call(method, progress, on_event=progress.on_event, color="never",
-                            message=f"automation/deploy.py {self.op.value}")
+                            message=f"automation/deploy.py {self.op.value}", **({"policy_packs": packs} if packs else {}))
         if not planning:
             changes = result.summary.resource_changes if result.summary else {}
             self.say(f"Done in {_clock(progress.elapsed())}: {_describe_changes(changes or {}, planning=False)}.")

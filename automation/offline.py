@@ -57,6 +57,10 @@ class PlannedResource:
     # the child inherits that alias (its step generator's generateAliases).
     aliases: tuple[str, ...] = ()
     ignore_changes: tuple[str, ...] = ()  # input properties (engine names) the engine never updates
+    # Input property paths whose change makes the engine replace the resource, and whether it
+    # deletes the old one first (the `replace_on_changes` and `delete_before_replace` options).
+    replace_on_changes: tuple[str, ...] = ()
+    delete_before_replace: bool = False
 
 
 @dataclass
@@ -251,6 +255,13 @@ def _function(m: _Made) -> str:
     return m.named(fn_arn)
 
 
+def _queue(m: _Made) -> str:
+    url = f"https://sqs.{m.region}.{m.cloud.dns_suffix}/{ACCOUNT_ID}/{m.physical}"
+    m.named(m.arn("sqs", m.physical))
+    m.state.update(url=url)
+    return url
+
+
 def _dashboard(m: _Made) -> str:
     dashboard = m.inputs.get("dashboardName", m.physical)
     m.state.update(dashboardArn=_service_arn(m.cloud.partition, "cloudwatch", "", f"dashboard/{dashboard}", True))
@@ -310,6 +321,7 @@ _MAKERS = {
     "aws:cloudwatch/eventRule:EventRule": lambda m: m.named(m.arn("events", f"rule/{m.physical}")),
     "aws:cloudwatch/metricAlarm:MetricAlarm": lambda m: m.named(m.arn("cloudwatch", f"alarm:{m.physical}")),
     "aws:cloudwatch/dashboard:Dashboard": _dashboard,
+    "aws:sqs/queue:Queue": _queue,
     "docker-build:index:Image": _image,
 }
 # Tried in order when no exact type matches.
@@ -626,5 +638,7 @@ class RecordingMonitor(MockMonitor):
             dependencies=tuple(request.dependencies),
             aliases=tuple(dict.fromkeys(engine_alias_urn(a, request, get_stack(), get_project()) for a in request.aliases)),
             ignore_changes=tuple(request.ignoreChanges),
+            replace_on_changes=tuple(request.replaceOnChanges),
+            delete_before_replace=bool(request.deleteBeforeReplace),
         ))
         return response

@@ -21,6 +21,10 @@ def _flags(resource: PlannedResource) -> str:
         flags.append("protect")
     if resource.retain_on_delete:
         flags.append("retain")
+    if resource.replace_on_changes:
+        # Some inputs cannot change in place (a feature group's definitions): automation/plan_diff.py
+        # says which edit replaces it and what is lost.
+        flags.append("replaced-on-change")
     return ",".join(flags)
 
 

@@ -145,6 +145,9 @@ class VariantConfig:
     weight: float
     # Registry version number to serve; None until the first training run registers one.
     model_version: int | None = None
+    # The version it served before its last rollout, written by `automation/models.py rollout`
+    # so `models.py rollback` can return to it; the program never deploys it.
+    previous_model_version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,30 @@ class AutoscalingConfig:
     min_capacity: int
     max_capacity: int
     target_invocations_per_instance: int
+
+
+@dataclass(frozen=True)
+class BusinessMetricConfig:
+    """The optional business metric of an experiment: one CloudWatch datum per labelled prediction
+    (1 a success, 0 not), posted by the application per variant (docs/runbook.md, section 3)."""
+
+    metric_name: str
+    min_samples_per_variant: int
+    significance: float
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """An A/B experiment between the endpoint's variants `champion` and `challenger`, judged by the
+    promotion pipeline (components/promotion.py) with functions/promotion/decision.py's rule.
+    `automation/experiments.py start` writes it, `apply` and `stop` remove it."""
+
+    started_at: str  # ISO 8601 UTC, YYYY-MM-DDTHH:MM:SSZ: evidence counts from here
+    min_invocations_per_variant: int
+    error_rate_significance: float
+    p99_latency_tolerance_percent: float
+    schedule: str  # EventBridge schedule of the promotion pipeline
+    business_metric: BusinessMetricConfig | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +191,8 @@ class EndpointConfig:
     variants: tuple[VariantConfig, ...]
     autoscaling: AutoscalingConfig
     data_capture_percent: int
+    # An A/B experiment in progress; None when the endpoint serves without one.
+    experiment: ExperimentConfig | None = None
 
     @property
     def serverless(self) -> bool:
@@ -208,6 +237,29 @@ class FeatureGroupConfig:
     features: tuple[FeatureDefinition, ...]
     online_store: bool
     offline_store: bool
+    # Online records expire this many days after their event time (SageMaker's TtlDuration);
+    # None keeps them until overwritten. The only setting here a deployed group can change.
+    online_ttl_days: int | None = None
+    # FeatureFreshnessSeconds above this many hours raises the group's freshness alarm.
+    freshness_max_hours: int = 24
+
+    def feature(self, name: str) -> FeatureDefinition | None:
+        return next((f for f in self.features if f.name == name), None)
+
+
+@dataclass(frozen=True)
+class FeatureStoreConfig:
+    """How the feature store's functions run (components/feature_store.py, functions/)."""
+
+    # PutRecord calls in flight at once, per ingestion.
+    ingest_concurrency: int = 8
+    # Attempts per record when Feature Store throttles or fails (5xx), the first included.
+    ingest_max_attempts: int = 6
+    # The ingestion function's Lambda timeout; it stops taking new rows this long before it.
+    ingest_timeout_seconds: int = 300
+    ingest_memory_mb: int = 512
+    # How often the freshness function measures every group (also the freshness alarm's period).
+    freshness_check_minutes: int = 15
 
 
 @dataclass(frozen=True)
@@ -236,6 +288,7 @@ class PlatformConfig:
     # Only preview (pr-N) stacks carry these; they end up in tags so reapers can find them.
     pull_request: str | None = None
     expires: str | None = None
+    feature_store: FeatureStoreConfig = field(default_factory=FeatureStoreConfig)
     namer: Namer = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -482,7 +535,7 @@ def load() -> PlatformConfig:
     return parse_cli_config(pulumi.get_project(), pulumi.get_stack(), {**get_config_env(), **CONFIG.get()})
 
 
-_KEYS = ("environment", "approval", "protect", "models", "featureGroups", "alerting",
+_KEYS = ("environment", "approval", "protect", "models", "featureGroups", "featureStore", "alerting",
          "retention", "pullRequest", "expires")
 
 
@@ -570,6 +623,7 @@ def parse(project: str, stack: str, values: Mapping[str, Any], region: Any) -> P
     namer = Namer(project, stack)
     models = _models(read, ns, values.get("models", _MISSING), prod, namer)
     feature_groups = _feature_groups(read, ns, values.get("featureGroups", []), namer)
+    feature_store = _feature_store(read, ns, values.get("featureStore", {}))
     alerting = _alerting(read, ns, values.get("alerting", {}))
     retention = _retention(read, ns, values.get("retention", {}), defaults)
     pull_request, expires = _pull_request(read, ns, stack, values)
@@ -580,7 +634,7 @@ def parse(project: str, stack: str, values: Mapping[str, Any], region: Any) -> P
     return PlatformConfig(
         project=project, stack=stack, environment=environment, region=region, approval=approval,
         protect=protect, models=models, feature_groups=feature_groups, alerting=alerting,
-        retention=retention, pull_request=pull_request, expires=expires,
+        retention=retention, pull_request=pull_request, expires=expires, feature_store=feature_store,
     )
 
 
@@ -788,7 +842,7 @@ def _hyperparameters(read: _Reader, key: str, raw: Any) -> Mapping[str, str]:
 
 
 ENDPOINT_FIELDS = ("mode", "instanceType", "instanceCount", "serverlessMemoryMb", "serverlessMaxConcurrency",
-                   "variants", "autoscaling", "dataCapturePercent")
+                   "variants", "autoscaling", "dataCapturePercent", "experiment")
 ENDPOINT_NUMBERS = (
     Number("instanceCount", None, 1, 100),  # default: 2 in prod, else 1
     Number("serverlessMaxConcurrency", 5, 1, 200),
@@ -816,11 +870,29 @@ def _endpoint(read: _Reader, key: str, raw: Any, prod: bool) -> EndpointConfig:
         memory = 2048
     autoscaling = _autoscaling(read, f"{key}.autoscaling", raw.get("autoscaling", {}), count or 1, prod)
     variants = _variants(read, f"{key}.variants", raw.get("variants", [{"name": "champion", "weight": 1.0}]))
+    if mode == "serverless":
+        _serverless_limits(read, key, raw, variants)
+    experiment = _experiment(read, f"{key}.experiment", raw["experiment"], variants) \
+        if raw.get("experiment") is not None else None
     return EndpointConfig(
         mode=mode, instance_type=instance_type, instance_count=count, serverless_memory_mb=memory,
         serverless_max_concurrency=numbers["serverlessMaxConcurrency"], variants=variants, autoscaling=autoscaling,
-        data_capture_percent=numbers["dataCapturePercent"],
+        data_capture_percent=numbers["dataCapturePercent"], experiment=experiment,
     )
+
+
+def _serverless_limits(read: _Reader, key: str, raw: Mapping, variants: tuple[VariantConfig, ...]) -> None:
+    """What SageMaker refuses on a serverless endpoint ("Deploy models with Amazon SageMaker
+    Serverless Inference", feature exclusions: multiple production variants, data capture,
+    network isolation...), said here rather than by a failed deploy."""
+    if len(variants) > 1:
+        read.problem(f"{key}.variants", [v.name for v in variants],
+                     "a serverless endpoint serves one variant (SageMaker's serverless feature exclusions); "
+                     "A/B variants need mode: instances")
+    if "dataCapturePercent" in raw:
+        read.problem(f"{key}.dataCapturePercent", raw["dataCapturePercent"],
+                     "serverless endpoints cannot capture data (SageMaker's serverless feature exclusions); "
+                     "remove it, or use mode: instances to capture requests for drift detection")
 
 
 AUTOSCALING_NUMBERS = (
@@ -845,9 +917,13 @@ def _autoscaling(read: _Reader, key: str, raw: Any, instance_count: int, prod: b
     return AutoscalingConfig(low, high, numbers["targetInvocationsPerInstance"])
 
 
+# Each variant has two rollback alarms (components/inference_endpoint.py), and the
+# AutoRollbackConfig of a rollout takes at most 10 (SageMaker API reference).
+MAX_VARIANTS = 5
 VARIANT_NUMBERS = (
     Number("weight", None, 0, 1, kind=(int, float), required=True),
     Number("modelVersion", None, 1, 10**6),
+    Number("previousModelVersion", None, 1, 10**6),
 )
 
 
@@ -857,8 +933,11 @@ def _variants(read: _Reader, key: str, raw: Any) -> tuple[VariantConfig, ...]:
     items = _each_object(read, key, raw, required=True)
     if isinstance(raw, list) and not raw:
         read.problem(key, raw, "an endpoint needs at least one variant")
+    if isinstance(raw, list) and len(raw) > MAX_VARIANTS:
+        read.problem(key, len(raw), f"at most {MAX_VARIANTS} variants: each has two rollback alarms and a rollout "
+                     "watches at most 10 (SageMaker's AutoRollbackConfig)")
     for item_key, item in items:
-        _unknown_fields(read, item_key, item, ("name", "weight", "modelVersion"))
+        _unknown_fields(read, item_key, item, ("name", "weight", "modelVersion", "previousModelVersion"))
         name = read.typed(f"{item_key}.name", item, "name", str, required=True)
         if name is not None:
             if not re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", name):
@@ -868,14 +947,114 @@ def _variants(read: _Reader, key: str, raw: Any) -> tuple[VariantConfig, ...]:
             seen.add(name)
         numbers = read.numbers(item_key, item, VARIANT_NUMBERS)
         weight = numbers["weight"]
-        variants.append(VariantConfig(name or "", float(weight) if weight is not None else 0.0, numbers["modelVersion"]))
+        variants.append(VariantConfig(name or "", float(weight) if weight is not None else 0.0, numbers["modelVersion"],
+                                      numbers["previousModelVersion"]))
+    versioned = [v.name for v in variants if v.model_version is not None]
+    if versioned and len(versioned) != len(variants):
+        read.problem(key, [v.name for v in variants if v.model_version is None],
+                     "every variant needs a modelVersion, or none does (then the endpoint is not deployed yet)")
     weights = [v.weight for v in variants]
     if variants and all(w is not None for w in weights) and abs(sum(weights) - 1.0) > _WEIGHT_TOLERANCE:
         read.problem(key, [f"{v.name}={v.weight}" for v in variants], f"weights must sum to 1, they sum to {sum(weights):g}")
     return tuple(variants)
 
 
-FEATURE_GROUP_FIELDS = ("name", "recordIdentifier", "eventTime", "features", "onlineStore", "offlineStore")
+EXPERIMENT_FIELDS = ("startedAt", "minInvocationsPerVariant", "errorRateSignificance", "p99LatencyTolerancePercent",
+                     "schedule", "businessMetric")
+EXPERIMENT_NUMBERS = (
+    Number("minInvocationsPerVariant", 1000, 10, 10**9),
+    Number("errorRateSignificance", 0.05, 0.001, 0.2, kind=(int, float)),
+    Number("p99LatencyTolerancePercent", 10, 0, 1000, kind=(int, float)),
+)
+BUSINESS_METRIC_FIELDS = ("metricName", "minSamplesPerVariant", "significance")
+BUSINESS_METRIC_NUMBERS = (
+    Number("minSamplesPerVariant", 500, 10, 10**9),
+    Number("significance", 0.05, 0.001, 0.2, kind=(int, float)),
+)
+# The variants an experiment compares, by name (automation/experiments.py writes them).
+EXPERIMENT_VARIANTS = ("champion", "challenger")
+DEFAULT_EXPERIMENT_SCHEDULE = "rate(1 hour)"
+_STARTED_AT_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
+# CloudWatch metric names: 1 to 255 characters; kept to ones that need no quoting anywhere.
+_METRIC_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,254}")
+
+
+def _experiment(read: _Reader, key: str, raw: Any, variants: tuple[VariantConfig, ...]) -> ExperimentConfig | None:
+    if not isinstance(raw, Mapping):
+        read.problem(key, raw, f"expected an object with {', '.join(EXPERIMENT_FIELDS)}")
+        return None
+    _unknown_fields(read, key, raw, EXPERIMENT_FIELDS)
+    _check_experiment_variants(read, key, variants)
+    started_at = read.typed(f"{key}.startedAt", raw, "startedAt", str, required=True,
+                            describe="when evidence starts to count, 'YYYY-MM-DDTHH:MM:SSZ' (experiments.py start writes it)")
+    if started_at is not None and not _is_utc_time(started_at):
+        read.problem(f"{key}.startedAt", started_at, "expected a UTC time 'YYYY-MM-DDTHH:MM:SSZ', quoted")
+    numbers = read.numbers(key, raw, EXPERIMENT_NUMBERS)
+    schedule = read.typed(f"{key}.schedule", raw, "schedule", str, default=DEFAULT_EXPERIMENT_SCHEDULE)
+    why = validate_schedule(schedule)
+    if why:
+        read.problem(f"{key}.schedule", schedule, why)
+    business = _business_metric(read, f"{key}.businessMetric", raw["businessMetric"]) \
+        if raw.get("businessMetric") is not None else None
+    return ExperimentConfig(
+        started_at=started_at or "", min_invocations_per_variant=numbers["minInvocationsPerVariant"],
+        error_rate_significance=float(numbers["errorRateSignificance"]),
+        p99_latency_tolerance_percent=float(numbers["p99LatencyTolerancePercent"]), schedule=schedule,
+        business_metric=business,
+    )
+
+
+def _check_experiment_variants(read: _Reader, key: str, variants: tuple[VariantConfig, ...]) -> None:
+    """An experiment compares exactly a champion and a challenger, each serving its own version."""
+    names = [v.name for v in variants]
+    if sorted(names) != sorted(EXPERIMENT_VARIANTS):
+        read.problem(key.rsplit(".", 1)[0] + ".variants", names, "an experiment needs exactly the variants champion "
+                                                                "and challenger (experiments.py start writes them)")
+        return
+    champion, challenger = (next(v for v in variants if v.name == name) for name in EXPERIMENT_VARIANTS)
+    if champion.model_version is None or challenger.model_version is None:
+        read.problem(key, [champion.model_version, challenger.model_version],
+                     "champion and challenger both need a modelVersion")
+    elif champion.model_version == challenger.model_version:
+        read.problem(key, challenger.model_version, "the challenger serves the champion's version: nothing to compare")
+    if not 0 < challenger.weight < 1:
+        read.problem(key, challenger.weight, "the challenger's weight must be above 0 and below 1 while it is compared")
+
+
+def _business_metric(read: _Reader, key: str, raw: Any) -> BusinessMetricConfig | None:
+    if not isinstance(raw, Mapping):
+        read.problem(key, raw, f"expected an object with {', '.join(BUSINESS_METRIC_FIELDS)}")
+        return None
+    _unknown_fields(read, key, raw, BUSINESS_METRIC_FIELDS)
+    name = read.typed(f"{key}.metricName", raw, "metricName", str, required=True,
+                      describe="the CloudWatch metric the application posts per variant (1 success, 0 not)")
+    if name is not None and not _METRIC_NAME_RE.fullmatch(name):
+        read.problem(f"{key}.metricName", name, "letters, digits and _ . : / -, at most 255, starting with a letter or digit")
+    numbers = read.numbers(key, raw, BUSINESS_METRIC_NUMBERS)
+    return BusinessMetricConfig(name or "", numbers["minSamplesPerVariant"], float(numbers["significance"]))
+
+
+def _is_utc_time(text: str) -> bool:
+    if not _STARTED_AT_RE.fullmatch(text):
+        return False
+    try:
+        dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return False
+    return True
+
+
+FEATURE_GROUP_FIELDS = ("name", "recordIdentifier", "eventTime", "features", "onlineStore", "offlineStore",
+                        "onlineTtlDays", "freshnessMaxHours")
+FEATURE_GROUP_NUMBERS = (
+    Number("onlineTtlDays", None, 1, 36500),  # unset: online records never expire
+    Number("freshnessMaxHours", 24, 1, 8760),
+)
+# Columns Feature Store adds to every offline record (CreateFeatureGroup, FeatureDefinitions).
+RESERVED_FEATURE_NAMES = ("is_deleted", "write_time", "api_invocation_time")
+# SageMaker keeps an event time as ISO-8601 text or Unix seconds (EventTimeFeatureName).
+EVENT_TIME_TYPES = ("String", "Fractional")
+MAX_FEATURES = 2500  # CreateFeatureGroup's FeatureDefinitions limit
 
 
 def _feature_groups(read: _Reader, ns: str, raw: Any, namer: Namer) -> tuple[FeatureGroupConfig, ...]:
@@ -890,28 +1069,80 @@ def _feature_groups(read: _Reader, ns: str, raw: Any, namer: Namer) -> tuple[Fea
             seen.add(name)
         record_id = read.typed(f"{key}.recordIdentifier", item, "recordIdentifier", str, required=True)
         event_time = read.typed(f"{key}.eventTime", item, "eventTime", str, required=True)
-        features = []
-        feature_names: set[str] = set()
-        for fkey, fitem in _each_object(read, f"{key}.features", item.get("features", _MISSING), required=True):
-            _unknown_fields(read, fkey, fitem, ("name", "type"))
-            fname = read.typed(f"{fkey}.name", fitem, "name", str, required=True)
-            ftype = read.choice(f"{fkey}.type", fitem, "type", None, FEATURE_TYPES, required=True)
-            if fname is not None:
-                if not _FEATURE_NAME_RE.fullmatch(fname):
-                    read.problem(f"{fkey}.name", fname, "feature names are letters, digits, '-' and '_', at most 64")
-                elif fname in feature_names:
-                    read.problem(f"{fkey}.name", fname, "duplicate feature name")
-                feature_names.add(fname)
-            features.append(FeatureDefinition(fname or "", ftype or "String"))
-        for field_name, value in (("recordIdentifier", record_id), ("eventTime", event_time)):
-            if value is not None and features and value not in feature_names:
-                read.problem(f"{key}.{field_name}", value, f"must name one of the features: {', '.join(sorted(feature_names))}")
+        features = _feature_definitions(read, f"{key}.features", item.get("features", _MISSING))
+        _check_feature_roles(read, key, features, record_id, event_time)
         online = read.typed(f"{key}.onlineStore", item, "onlineStore", bool, default=True)
         offline = read.typed(f"{key}.offlineStore", item, "offlineStore", bool, default=True)
         if online is False and offline is False:
             read.problem(f"{key}.onlineStore", online, "a feature group needs an online store, an offline store, or both")
-        groups.append(FeatureGroupConfig(name or "", record_id or "", event_time or "", tuple(features), online, offline))
+        numbers = read.numbers(key, item, FEATURE_GROUP_NUMBERS)
+        if numbers["onlineTtlDays"] is not None and online is False:
+            read.problem(f"{key}.onlineTtlDays", numbers["onlineTtlDays"], "only an online store expires records: "
+                                                                         "enable onlineStore or remove the key")
+        groups.append(FeatureGroupConfig(name or "", record_id or "", event_time or "", features, online, offline,
+                                         online_ttl_days=numbers["onlineTtlDays"],
+                                         freshness_max_hours=numbers["freshnessMaxHours"]))
     return tuple(groups)
+
+
+def _feature_definitions(read: _Reader, key: str, raw: Any) -> tuple[FeatureDefinition, ...]:
+    features = []
+    names: set[str] = set()
+    for fkey, fitem in _each_object(read, key, raw, required=True):
+        _unknown_fields(read, fkey, fitem, ("name", "type"))
+        fname = read.typed(f"{fkey}.name", fitem, "name", str, required=True)
+        ftype = read.choice(f"{fkey}.type", fitem, "type", None, FEATURE_TYPES, required=True)
+        if fname is not None:
+            if not _FEATURE_NAME_RE.fullmatch(fname):
+                read.problem(f"{fkey}.name", fname, "feature names are letters, digits, '-' and '_', at most 64")
+            elif fname in RESERVED_FEATURE_NAMES:
+                read.problem(f"{fkey}.name", fname, f"Feature Store adds {', '.join(RESERVED_FEATURE_NAMES)} to every "
+                                                    "offline record itself: choose another name")
+            elif fname in names:
+                read.problem(f"{fkey}.name", fname, "duplicate feature name")
+            names.add(fname)
+        features.append(FeatureDefinition(fname or "", ftype or "String"))
+    if len(features) > MAX_FEATURES:
+        read.problem(key, f"{len(features)} features", f"a feature group holds at most {MAX_FEATURES}")
+    return tuple(features)
+
+
+def _check_feature_roles(read: _Reader, key: str, features: tuple[FeatureDefinition, ...],
+                         record_id: str | None, event_time: str | None) -> None:
+    """The record identifier and event time must be features, and the event time of a type
+    SageMaker can order records by."""
+    types = {f.name: f.type for f in features}
+    for field_name, value in (("recordIdentifier", record_id), ("eventTime", event_time)):
+        if value is not None and features and value not in types:
+            read.problem(f"{key}.{field_name}", value, f"must name one of the features: {', '.join(sorted(types))}")
+    if event_time in types and types[event_time] not in EVENT_TIME_TYPES:
+        read.problem(f"{key}.eventTime", event_time, f"is {types[event_time]}; SageMaker takes an event time as "
+                                                     "String (ISO-8601) or Fractional (Unix seconds)")
+
+
+FEATURE_STORE_NUMBERS = (
+    Number("ingestConcurrency", 8, 1, 64),
+    Number("ingestMaxAttempts", 6, 1, 10),
+    # Lambda's own limit is 900 s; the function stops taking rows a margin before its timeout.
+    Number("ingestTimeoutSeconds", 300, 60, 900),
+    Number("ingestMemoryMb", 512, 128, 10240),
+    # rate(N minutes) and the freshness alarm's period; CloudWatch alarms look back at most a day.
+    Number("freshnessCheckMinutes", 15, 1, 720),
+)
+
+
+def _feature_store(read: _Reader, ns: str, raw: Any) -> FeatureStoreConfig:
+    key = f"{ns}:featureStore"
+    if not isinstance(raw, Mapping):
+        read.problem(key, raw, f"expected an object with {', '.join(spec.name for spec in FEATURE_STORE_NUMBERS)}")
+        raw = {}
+    _unknown_fields(read, key, raw, tuple(spec.name for spec in FEATURE_STORE_NUMBERS))
+    numbers = read.numbers(key, raw, FEATURE_STORE_NUMBERS)
+    return FeatureStoreConfig(
+        ingest_concurrency=numbers["ingestConcurrency"], ingest_max_attempts=numbers["ingestMaxAttempts"],
+        ingest_timeout_seconds=numbers["ingestTimeoutSeconds"], ingest_memory_mb=numbers["ingestMemoryMb"],
+        freshness_check_minutes=numbers["freshnessCheckMinutes"],
+    )
 
 
 def _alerting(read: _Reader, ns: str, raw: Any) -> AlertingConfig:

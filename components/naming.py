@@ -23,6 +23,8 @@ class NameLimit:
 LIMITS: dict[str, NameLimit] = {
     # SageMaker: models, endpoints, endpoint configs, model package groups, training jobs.
     "sagemaker": NameLimit(63, r"[^a-zA-Z0-9-]"),
+    # name_prefix of an endpoint configuration: the provider appends a 26-character unique id.
+    "sagemaker_prefix": NameLimit(37, r"[^a-zA-Z0-9-]"),
     # Feature group names allow '_' too, and 64 characters.
     "feature_group": NameLimit(64, r"[^a-zA-Z0-9_-]"),
     "s3": NameLimit(63, r"[^a-z0-9-]", lowercase=True),

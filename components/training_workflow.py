@@ -5,7 +5,10 @@ document: the component calls it inside one `apply` once the ARNs are known, and
 it with moto's ARNs and execute the result, so what is tested is what deploys.
 
 The input is `{"model_name": "<configured model>", "hyperparameters": {"name": "value", ...}}`
-(hyperparameters optional). In order, the machine:
+(hyperparameters optional), and optionally `"training_set": "s3://<data>/<model>/training-sets/<name>/"`,
+a training set automation/training_set.py built from the feature store: the run then trains on
+its `train/` and `validation/` instead of the model's data prefix (`_training_set_states`; a value
+that is not such a prefix ends in `InvalidTrainingSet`). In order, the machine:
 
 1. picks the model's run settings (instance, threshold and the objective's direction, data
    locations...) from the definition; an unknown `model_name` ends in the `UnknownModel`
@@ -57,6 +60,7 @@ from typing import Any
 from components.config import PlatformConfig
 from components.naming import shorten
 from containers.contracts.metrics import MAXIMIZE, METRIC_DEFINITIONS, METRIC_SPECS, MINIMIZE
+from containers.contracts.serving import CONTENT_TYPES
 
 # The only service integrations the machine uses (the tests hold it to this list). StopTrainingJob
 # is not one of SageMaker's optimized APIs (developer guide, "Create and manage Amazon SageMaker
@@ -64,6 +68,10 @@ from containers.contracts.metrics import MAXIMIZE, METRIC_DEFINITIONS, METRIC_SP
 TRAIN_INTEGRATION = "sagemaker:createTrainingJob.sync"
 STOP_INTEGRATION = "aws-sdk:sagemaker:stopTrainingJob"
 REGISTER_INTEGRATION = "aws-sdk:sagemaker:createModelPackage"
+# What the inference server reads and answers (containers/contracts/serving.py; the program
+# cannot import the server itself, which needs numpy); registered with each version so an
+# endpoint, a batch transform or a reviewer knows what it accepts.
+INFERENCE_CONTENT_TYPES = CONTENT_TYPES
 PUBLISH_INTEGRATION = "sns:publish"
 INTEGRATIONS = (TRAIN_INTEGRATION, STOP_INTEGRATION, REGISTER_INTEGRATION, PUBLISH_INTEGRATION)
 
@@ -152,6 +160,7 @@ OUTCOMES: dict[str, Outcome] = {
                              per_model=False),
     "invalid_hyperparameters": Outcome("InvalidHyperparameters", False, "invalid hyperparameters",
                                        "InvalidHyperparameters"),
+    "invalid_training_set": Outcome("InvalidTrainingSet", False, "invalid training set", "InvalidTrainingSet"),
     "training_failed": Outcome("TrainingFailed", False, "training failed", "TrainingFailed"),
     "objective_not_reported": Outcome("ObjectiveNotReported", False, "objective metric not reported",
                                       "ObjectiveMetricNotReported"),
@@ -199,7 +208,8 @@ class WorkflowSpec:
     """The deployed names and ARNs the definition refers to."""
 
     label: str  # "<project>/<stack>": prefixes notification subjects
-    image_uri: str
+    image_uri: str  # the training image
+    inference_image_uri: str  # registered with every version: what its endpoints run
     training_role_arn: str
     kms_key_arn: str
     topic_arn: str
@@ -236,8 +246,9 @@ def definition(spec: WorkflowSpec) -> dict[str, Any]:
             "Comment": f"Run settings of model '{model.name}', from the stack config",
             "Result": _run_settings(model, spec),
             "ResultPath": "$.run",
-            "Next": "CheckHyperparametersGiven",
+            "Next": TRAINING_SET_CHECK_STATE,
         }
+    states.update(_training_set_states(spec))
     states.update(_hyperparameter_states(spec))
     states[TRAIN_STATE] = _train_state(spec)
     states[STOP_STATE] = _stop_state(spec)
@@ -314,6 +325,19 @@ def resource_config(model: ModelRun, kms_key_arn: str) -> dict[str, Any]:
     return config
 
 
+def train_distribution(instance_count: int) -> str:
+    """The train channel's S3DataDistributionType: each host its own objects when several hosts
+    train one model together (the container trains on its shard; containers/training/README.md),
+    every object on the one host otherwise.
+
+    The validation channel stays FullyReplicated: every host evaluates the whole validation set,
+    so the per-round metrics XGBoost reduces over the hosts are exact (its AUC across hosts is a
+    weighted mean of each host's AUC, not the AUC of the union) and the leader's final metrics,
+    which the threshold check reads, are computed on all of it.
+    """
+    return "ShardedByS3Key" if instance_count > 1 else "FullyReplicated"
+
+
 def _run_settings(model: ModelRun, spec: WorkflowSpec) -> dict[str, Any]:
     return {
         "model_name": model.name,
@@ -330,8 +354,48 @@ def _run_settings(model: ModelRun, spec: WorkflowSpec) -> dict[str, Any]:
         "threshold": model.threshold,
         "model_package_group": model.model_package_group,
         "train_uri": model.train_uri,
+        "train_distribution": train_distribution(model.instance_count),
         "validation_uri": model.validation_uri,
         "output_uri": model.output_uri,
+    }
+
+
+TRAINING_SET_CHECK_STATE = "CheckTrainingSet"
+USE_TRAINING_SET_STATE = "UseTrainingSet"
+
+
+def _training_set_states(spec: WorkflowSpec) -> dict[str, Any]:
+    """An optional `training_set` input replaces the model's channels with the set's.
+
+    ASL cannot overwrite two fields of an object in one Pass, so `UseTrainingSet` rebuilds `$.run`
+    from its own keys with the two URIs replaced. The training role reads only `<data>/<model>/*`:
+    a prefix elsewhere fails the job with SageMaker's access error (TrainingFailed).
+    """
+    keys = _run_settings(spec.models[0], spec)
+    run = {f"{key}.$": f"$.run.{key}" for key in keys}
+    run["train_uri.$"] = "States.Format('{}train/', $.training_set)"
+    run["validation_uri.$"] = "States.Format('{}validation/', $.training_set)"
+    return {
+        TRAINING_SET_CHECK_STATE: {
+            "Type": "Choice",
+            "Comment": "Train on a feature store training set when the input names one",
+            "Choices": [
+                {"Or": [{"Not": {"Variable": "$.training_set", "IsPresent": True}},
+                        {"Variable": "$.training_set", "IsNull": True}],
+                 "Next": "CheckHyperparametersGiven"},
+                {"And": [{"Variable": "$.training_set", "IsString": True},
+                         {"Variable": "$.training_set", "StringMatches": "s3://*/"}],
+                 "Next": USE_TRAINING_SET_STATE},
+            ],
+            "Default": OUTCOMES["invalid_training_set"].state,
+        },
+        USE_TRAINING_SET_STATE: {
+            "Type": "Pass",
+            "Comment": "The training set's train/ and validation/ become the run's channels",
+            "Parameters": run,
+            "ResultPath": "$.run",
+            "Next": "CheckHyperparametersGiven",
+        },
     }
 
 
@@ -404,14 +468,15 @@ def _hyperparameter_states(spec: WorkflowSpec) -> dict[str, Any]:
 
 
 def _train_state(spec: WorkflowSpec) -> dict[str, Any]:
-    channel = lambda name, uri_path: {  # noqa: E731
+    channel = lambda name, uri_path, distribution: {  # noqa: E731
         "ChannelName": name,
         "ContentType": "text/csv",
         "CompressionType": "None",
-        "DataSource": {"S3DataSource": {
-            "S3DataType": "S3Prefix", "S3Uri.$": uri_path, "S3DataDistributionType": "FullyReplicated",
-        }},
+        "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix", "S3Uri.$": uri_path, **distribution}},
     }
+    # The train channel's distribution depends on the model's instance count (train_distribution).
+    train = channel("train", "$.run.train_uri", {"S3DataDistributionType.$": "$.run.train_distribution"})
+    validation = channel("validation", "$.run.validation_uri", {"S3DataDistributionType": "FullyReplicated"})
     # Tag values come from the config (checked there) and from the run, never from the raw
     # execution name: Step Functions accepts names (!, ', (, emoji...) that SageMaker tags refuse.
     tags = [{"Key": key, "Value": value} for key, value in sorted(spec.job_tags.items())]
@@ -430,7 +495,7 @@ def _train_state(spec: WorkflowSpec) -> dict[str, Any]:
                 "MetricDefinitions": [dict(d) for d in spec.metric_definitions],
             },
             "HyperParameters.$": "$.job.hyperparameters",
-            "InputDataConfig": [channel("train", "$.run.train_uri"), channel("validation", "$.run.validation_uri")],
+            "InputDataConfig": [train, validation],
             "OutputDataConfig": {"S3OutputPath.$": "$.run.output_uri", "KmsKeyId": spec.kms_key_arn},
             "ResourceConfig.$": "$.run.resource_config",
             "StoppingCondition": {"MaxRuntimeInSeconds.$": "$.run.max_runtime_seconds"},
@@ -613,12 +678,13 @@ def _register_state(spec: WorkflowSpec) -> dict[str, Any]:
             "ModelApprovalStatus": spec.approval_status,
             # One version per run, however often a throttled request is sent again.
             "ClientToken.$": "$.job.run_id",
-            # The inference image is a later issue: until then the training image stands in,
-            # so a version records exactly the code that produced it (docs/architecture.md).
+            # The inference image built by this deploy with the artifact this run evaluated: an
+            # endpoint made from the version runs exactly these two (containers/inference/).
             "InferenceSpecification": {
-                "Containers": [{"Image": spec.image_uri, "ModelDataUrl.$": "$.training.ModelArtifacts.S3ModelArtifacts"}],
-                "SupportedContentTypes": ["text/csv"],
-                "SupportedResponseMIMETypes": ["text/csv"],
+                "Containers": [{"Image": spec.inference_image_uri,
+                                "ModelDataUrl.$": "$.training.ModelArtifacts.S3ModelArtifacts"}],
+                "SupportedContentTypes": list(INFERENCE_CONTENT_TYPES),
+                "SupportedResponseMIMETypes": list(INFERENCE_CONTENT_TYPES),
             },
             # Values SageMaker's metadata pattern accepts (letters, digits, _ . : / = + - @):
             # the direction, not ">=", and the run id and job name, not the execution's name.
@@ -659,6 +725,10 @@ def _outcome_states(spec: WorkflowSpec) -> dict[str, Any]:
              "cause": ('hyperparameters must be an object of name: string value (SageMaker passes them as strings), '
                        'e.g. {"max_depth": "6"}')},
             "hyperparameters is not an object of strings: nothing ran"),
+        "invalid_training_set": (
+            {**run, "input.$": "$$.Execution.Input",
+             "cause": "training_set must be the s3:// prefix (ending in /) of a training set built by automation/training_set.py"},
+            "training_set is not an S3 prefix: nothing ran"),
         "training_failed": ({**job, **caught, "job_stop.$": "$.stop"},
                             "The job failed, timed out, could not start or could not be watched; it was stopped"),
         "objective_not_reported": (
@@ -741,7 +811,7 @@ def job_prefix(cfg: PlatformConfig, model: str) -> str:
     return shorten(cfg.namer.name(model, "sagemaker").lower(), JOB_PREFIX_LIMIT)
 
 
-def spec_for(cfg: PlatformConfig, *, image_uri: str, training_role_arn: str, kms_key_arn: str, topic_arn: str,
+def spec_for(cfg: PlatformConfig, *, image_uri: str, inference_image_uri: str, training_role_arn: str, kms_key_arn: str, topic_arn: str,
              data_bucket: str, artifact_bucket: str, package_groups: Mapping[str, str],
              partition: str = "aws") -> WorkflowSpec:
     """The spec of a stack's pipeline once its resources' names and ARNs are known.
@@ -775,6 +845,7 @@ def spec_for(cfg: PlatformConfig, *, image_uri: str, training_role_arn: str, kms
     return WorkflowSpec(
         label=f"{cfg.project}/{cfg.stack}",
         image_uri=image_uri,
+        inference_image_uri=inference_image_uri,
         training_role_arn=training_role_arn,
         kms_key_arn=kms_key_arn,
         topic_arn=topic_arn,

@@ -17,7 +17,7 @@ def copy_project(tmp_path):
     """A copy of the project to break stack files in, without touching the checkout."""
     for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "Pulumi.prod.yaml", "__main__.py"):
         shutil.copy(offline.ROOT / name, tmp_path / name)
-    for folder in ("components", "automation", "containers"):
+    for folder in ("components", "automation", "containers", "functions"):
         shutil.copytree(offline.ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
     return tmp_path
 

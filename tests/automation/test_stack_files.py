@@ -290,7 +290,7 @@ def project_copy(tmp_path_factory) -> Path:
     copy = tmp_path_factory.mktemp("project")
     for name in ("Pulumi.yaml", "Pulumi.dev.yaml", "__main__.py"):
         shutil.copy(ROOT / name, copy / name)
-    for folder in ("components", "automation", "containers"):
+    for folder in ("components", "automation", "containers", "functions"):
         shutil.copytree(ROOT / folder, copy / folder, ignore=shutil.ignore_patterns("__pycache__"))
     return copy
 

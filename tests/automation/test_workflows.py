@@ -29,7 +29,7 @@ from automation.driver import Operation
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
-WORKFLOW_NAMES = ["deploy.yml", "pr-cleanup.yml", "pr-preview.yml"]
+WORKFLOW_NAMES = ["deploy.yml", "image-refresh.yml", "pr-cleanup.yml", "pr-preview.yml"]
 EXPRESSION_RE = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 SHELL_VARIABLE_RE = re.compile(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?")
 PR_NUMBER_EXPRESSIONS = {"github.event.number", "github.event.pull_request.number"}

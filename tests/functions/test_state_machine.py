@@ -89,6 +89,7 @@ pytestmark = pytest.mark.filterwarnings("ignore:Exception\\(SagemakerClientError
 REGION = "us-east-1"
 PROJECT = "mlops-platform"
 IMAGE = f"{offline.ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/mlops-platform-test-training:src-0123456789abcdef"
+INFERENCE_IMAGE = f"{offline.ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com/mlops-platform-test-inference:src-fedcba9876543210"
 DATA_BUCKET = "mlops-platform-test-data-bucket"
 ARTIFACT_BUCKET = "mlops-platform-test-artifacts-bucket"
 TRAINING_ROLE = f"arn:aws:iam::{offline.ACCOUNT_ID}:role/mlops-platform-test-training-job"
@@ -293,7 +294,7 @@ class Cloud:
 
     def spec_with(self, package_groups: dict[str, str]) -> training_workflow.WorkflowSpec:
         return training_workflow.spec_for(
-            self.cfg, image_uri=IMAGE, training_role_arn=TRAINING_ROLE, kms_key_arn=self.key_arn,
+            self.cfg, image_uri=IMAGE, inference_image_uri=INFERENCE_IMAGE, training_role_arn=TRAINING_ROLE, kms_key_arn=self.key_arn,
             topic_arn=self.topic_arn, data_bucket=DATA_BUCKET, artifact_bucket=ARTIFACT_BUCKET,
             package_groups=package_groups)
 
@@ -443,7 +444,10 @@ def test_a_model_meeting_its_threshold_is_registered_and_announced(cloud_for, st
     assert version["ModelApprovalStatus"] == approval
     package = cloud.sagemaker.describe_model_package(ModelPackageName=version["ModelPackageArn"])
     (container,) = package["InferenceSpecification"]["Containers"]
-    assert (container["Image"], container["ModelDataUrl"]) == (IMAGE, model_data)
+    # The version names the inference image (what its endpoints run) and both types it serves.
+    assert (container["Image"], container["ModelDataUrl"]) == (INFERENCE_IMAGE, model_data)
+    inference = package["InferenceSpecification"]
+    assert inference["SupportedContentTypes"] == inference["SupportedResponseMIMETypes"] == ["text/csv", "application/json"]
     assert package["ModelPackageDescription"] == f"validation:auc = 0.93 (>= threshold {model.threshold}), training job {job}"
     metadata = package["CustomerMetadataProperties"]
     assert (metadata["objective_metric"], metadata["objective_direction"], metadata["objective_value"]) == \

@@ -132,6 +132,7 @@ def definition_for(stack: str, extra_model: dict | None = None) -> dict[str, Any
     cfg = config.parse("mlops-platform", stack, values, document["aws:region"])
     spec = training_workflow.spec_for(
         cfg, image_uri="123456789012.dkr.ecr.us-east-1.amazonaws.com/repo:src-1",
+        inference_image_uri="123456789012.dkr.ecr.us-east-1.amazonaws.com/inference:src-1",
         training_role_arn="arn:aws:iam::123456789012:role/training", kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/k",
         topic_arn="arn:aws:sns:us-east-1:123456789012:alerts", data_bucket="data", artifact_bucket="artifacts",
         package_groups={m.name: f"group-{m.name}" for m in cfg.models})
@@ -322,7 +323,8 @@ def test_hyperparameter_names_that_are_not_plain_keys_get_bracket_paths():
     values = {k.split(":", 1)[1]: v for k, v in document.items() if k.startswith("mlops-platform:")}
     cfg = config.parse("mlops-platform", "dev", values, document["aws:region"])
     spec = training_workflow.spec_for(
-        cfg, image_uri="image", training_role_arn="role", kms_key_arn="key", topic_arn="topic", data_bucket="data",
+        cfg, image_uri="image", inference_image_uri="inference", training_role_arn="role", kms_key_arn="key",
+        topic_arn="topic", data_bucket="data",
         artifact_bucket="artifacts", package_groups={m.name: m.name for m in cfg.models})
     (model,) = spec.models
     spec = dataclasses.replace(spec, models=(dataclasses.replace(model, hyperparameters={"sagemaker:stage": "blue"}),))

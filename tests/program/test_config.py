@@ -91,17 +91,63 @@ def test_unknown_instance_types_are_rejected_with_examples():
 
 def test_variant_weights_must_sum_to_one():
     values = dev_values()
-    values["models"][0]["endpoint"]["variants"] = [{"name": "champion", "weight": 0.7},
-                                                   {"name": "challenger", "weight": 0.2}]
+    values["models"][0]["endpoint"] = {"mode": "instances", "instanceType": "ml.m5.large",
+                                       "variants": [{"name": "champion", "weight": 0.7},
+                                                    {"name": "challenger", "weight": 0.2}]}
     found = problems(values)
     assert found == [f"{PROJECT}:models[0].endpoint.variants: got ['champion=0.7', 'challenger=0.2']; "
                      "weights must sum to 1, they sum to 0.9"]
 
 
+TWO_VARIANTS = [{"name": "champion", "weight": 0.5, "modelVersion": 3}, {"name": "challenger", "weight": 0.5, "modelVersion": 4}]
+
+
+@pytest.mark.parametrize("endpoint, problem", [
+    ({"mode": "serverless", "variants": TWO_VARIANTS},
+     "endpoint.variants: got ['champion', 'challenger']; a serverless endpoint serves one variant"),
+    ({"mode": "serverless", "dataCapturePercent": 100},
+     "endpoint.dataCapturePercent: got 100; serverless endpoints cannot capture data"),
+    ({"mode": "serverless", "dataCapturePercent": 0},
+     "endpoint.dataCapturePercent: got 0; serverless endpoints cannot capture data"),
+    ({"mode": "instances", "instanceType": "ml.m5.large",
+      "variants": [{"name": "champion", "weight": 0.5, "modelVersion": 3}, {"name": "challenger", "weight": 0.5}]},
+     "endpoint.variants: got ['challenger']; every variant needs a modelVersion, or none does"),
+    ({"mode": "instances", "instanceType": "ml.m5.large", "variants": [{"name": "champion", "weight": 1.0, "modelVersion": 0}]},
+     "endpoint.variants[0].modelVersion: got 0"),
+    ({"mode": "instances", "instanceType": "ml.m5.large",
+      "variants": [{"name": f"v{i}", "weight": 1 / 6, "modelVersion": i + 1} for i in range(6)]},
+     "endpoint.variants: got 6; at most 5 variants: each has two rollback alarms"),
+])
+def test_endpoint_settings_sagemaker_would_refuse_are_config_errors(endpoint, problem):
+    """Serverless endpoints serve one variant and capture nothing (SageMaker's serverless feature
+    exclusions); an endpoint is deployed from versions of all its variants or not at all; a rollout
+    watches at most ten alarms, two per variant."""
+    values = dev_values()
+    values["models"][0]["endpoint"] = endpoint
+    found = problems(values)
+    assert len(found) == 1 and found[0].startswith(f"{PROJECT}:models[0].{problem}"), found
+
+
+@pytest.mark.parametrize("endpoint", [
+    {"mode": "serverless", "variants": [{"name": "champion", "weight": 1.0, "modelVersion": 1}]},
+    {"mode": "instances", "instanceType": "ml.m5.large", "dataCapturePercent": 20, "variants": TWO_VARIANTS},
+    {"mode": "instances", "instanceType": "ml.m5.large", "variants": [{"name": "champion", "weight": 1.0}]},
+    {"mode": "instances", "instanceType": "ml.m5.large",
+     "variants": [{"name": f"v{i}", "weight": 0.2, "modelVersion": i + 1} for i in range(5)]},
+])
+def test_endpoints_sagemaker_accepts_parse(endpoint):
+    values = dev_values()
+    values["models"][0]["endpoint"] = endpoint
+    assert parse(values, "dev").models[0].endpoint.variants
+
+
 def test_weights_that_sum_to_one_within_float_error_pass():
     values = dev_values()
-    values["models"][0]["endpoint"]["variants"] = [{"name": n, "weight": 0.1} for n in "abcdefghij"]
-    assert sum(v.weight for v in parse(values).models[0].endpoint.variants) == pytest.approx(1.0)
+    # 0.7 + 0.1 + 0.1 + 0.1 is 0.9999999999999999 in floating point.
+    values["models"][0]["endpoint"] = {"mode": "instances", "instanceType": "ml.m5.large",
+                                       "variants": [{"name": n, "weight": w} for n, w in zip("abcd", (0.7, 0.1, 0.1, 0.1), strict=True)]}
+    weights = [v.weight for v in parse(values).models[0].endpoint.variants]
+    assert sum(weights) != 1.0 and sum(weights) == pytest.approx(1.0)
 
 
 def test_duplicate_names_are_rejected():
@@ -162,7 +208,7 @@ def test_every_problem_is_reported_in_one_error():
     values = dev_values()
     values["models"][0]["trainingInstanceType"] = "ml.nope"
     values["models"][0]["retrainSchedule"] = "daily"
-    values["models"][0]["endpoint"]["dataCapturePercent"] = 150
+    values["models"][0]["endpoint"] = {"mode": "instances", "instanceType": "ml.m5.large", "dataCapturePercent": 150}
     values["retention"]["logRetentionDays"] = 15
     values["unexpected"] = 1
     found = problems(values)
@@ -474,6 +520,7 @@ def test_every_value_that_becomes_a_tag_is_checked(project, problem):
 ])
 def test_every_numeric_field_is_finite_and_in_range(path, value, message):
     values = dev_values()
+    values["models"][0]["endpoint"]["mode"] = "instances"  # the mode whose every field is allowed
     target = values
     for step in path[:-1]:
         target = target[step]

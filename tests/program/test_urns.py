@@ -77,7 +77,7 @@ from components import config as platform_config
 from components.bucket import SecureBucket, SecureBucketArgs
 from components.kms import PlatformKey
 from components.monitoring import Monitoring, MonitoringArgs
-from components.registry import ModelRegistry
+from components.registry import ModelRegistry, ModelRegistryArgs
 from components.training_pipeline import TrainingPipeline, TrainingPipelineArgs
 
 cfg = platform_config.load()
@@ -91,7 +91,7 @@ GROUPS = {{m.name: f"group-{{m.name}}" for m in cfg.models}}
 COMPONENTS = {
     "PlatformKey": "PlatformKey({name!r}, cfg, opts=opts)",
     "Monitoring": "Monitoring({name!r}, cfg, MonitoringArgs(kms_key_arn=KEY), opts=opts)",
-    "ModelRegistry": "ModelRegistry({name!r}, cfg, opts=opts)",
+    "ModelRegistry": "ModelRegistry({name!r}, cfg, ModelRegistryArgs(alert_topic_arn=TOPIC), opts=opts)",
     "TrainingPipeline": ("TrainingPipeline({name!r}, cfg, TrainingPipelineArgs(kms_key_arn=KEY, alert_topic_arn=TOPIC, "
                          "model_package_groups=GROUPS), opts=opts)"),
     "SecureBucket": "SecureBucket({name!r}, cfg, SecureBucketArgs(kms_key_arn=KEY), opts=opts)",
@@ -118,10 +118,11 @@ def test_a_component_registered_twice_under_one_name_is_refused(tmp_path, compon
 def test_deploy_offline_reports_a_duplicate_urn_as_one_error(tmp_path):
     for name in ("Pulumi.yaml", "Pulumi.dev.yaml"):
         shutil.copy(offline.ROOT / name, tmp_path / name)
-    for folder in ("components", "automation", "containers"):
+    for folder in ("components", "automation", "containers", "functions"):
         shutil.copytree(offline.ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
     main = (offline.ROOT / "__main__.py").read_text()
-    line = 'registry = ModelRegistry("registry", cfg, opts=platform_opts)\n'
+    line = ('registry = ModelRegistry("registry", cfg, ModelRegistryArgs(alert_topic_arn=monitoring.alert_topic_arn),\n'
+            '                         opts=platform_opts)\n')
     assert line in main
     (tmp_path / "__main__.py").write_text(main.replace(line, line * 2))
     result = subprocess.run([sys.executable, str(tmp_path / "automation" / "deploy.py"), "dev", "--offline"],
