@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:  # run as a script: make `automation` and `compone
     sys.path.insert(0, str(ROOT))
 
 from automation.bootstrap import ensure_dependencies  # noqa: E402  (standard library only)
-from automation.exit_codes import EXIT_CODE_HELP, ExitCode  # noqa: E402  (standard library only)
+from automation.exit_codes import ExitCode  # noqa: E402  (standard library only)
 
 if __name__ == "__main__":
     ensure_dependencies(Path(__file__))
@@ -36,7 +36,7 @@ if __name__ == "__main__":
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError  # noqa: E402
 
 from automation import stackfile  # noqa: E402
-from automation.deploy import _Parser, _stack  # noqa: E402  (the same refusals as deploy.py)
+from automation.deploy import _stack  # noqa: E402  (the same refusals as deploy.py)
 from automation.driver import DeployError, Operation, Request, System, real_system, run, shown  # noqa: E402
 from automation.models import (  # noqa: E402
     CREDENTIAL_ERRORS,
@@ -48,6 +48,7 @@ from automation.models import (  # noqa: E402
     _plan_offline,
     _validated,
     _write,
+    command_line,
     version_number,
 )
 from automation.stackfile import ItemWith  # noqa: E402
@@ -88,14 +89,8 @@ def challenger_weight(text: str) -> float:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """`experiments.py ENV COMMAND MODEL ...`; never abbreviated, every mistake one line (code 2)."""
-    exit_codes = "\n".join(f"  {code.value:>3}  {code.name.lower():<20} {EXIT_CODE_HELP[code]}" for code in ExitCode)
-    parser = _Parser(prog="experiments.py", description=__doc__.split("\n\n")[0] + "\n\n" + __doc__.split("\n\n")[1],
-                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                     epilog=EXAMPLES + "\nexit codes:\n" + exit_codes, allow_abbrev=False)
-    parser.add_argument("stack", metavar="ENV", help="stack: dev, prod, pr-<number> (or a name with its own "
-                                                     "Pulumi.<name>.yaml)")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    """`experiments.py ENV COMMAND MODEL ...` (models.py's command line)."""
+    parser, commands = command_line("experiments.py", __doc__, EXAMPLES)
 
     def command(name: str, summary: str, deploys: bool = True) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=summary, description=summary, allow_abbrev=False)

@@ -117,15 +117,24 @@ def weights_text(text: str) -> dict[str, float]:
     return weights
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command line: `models.py ENV COMMAND ...`; never abbreviated, every mistake one line (code 2)."""
+def command_line(prog: str, doc: str, examples: str) -> tuple[argparse.ArgumentParser, Any]:
+    """`<prog> ENV COMMAND ...` (models.py, experiments.py): the first two paragraphs of `doc` as
+    the description, `examples` and every exit code as the epilog, the stack as the first
+    argument; returns the parser and its subcommands. Never abbreviated; every mistake is one
+    line (code 2), as in deploy.py."""
     exit_codes = "\n".join(f"  {code.value:>3}  {code.name.lower():<20} {EXIT_CODE_HELP[code]}" for code in ExitCode)
-    parser = _Parser(prog="models.py", description=__doc__.split("\n\n")[0] + "\n\n" + __doc__.split("\n\n")[1],
+    paragraphs = doc.split("\n\n")
+    parser = _Parser(prog=prog, description=paragraphs[0] + "\n\n" + paragraphs[1],
                      formatter_class=argparse.RawDescriptionHelpFormatter,
-                     epilog=EXAMPLES + "\nexit codes:\n" + exit_codes, allow_abbrev=False)
+                     epilog=examples + "\nexit codes:\n" + exit_codes, allow_abbrev=False)
     parser.add_argument("stack", metavar="ENV", help="stack: dev, prod, pr-<number> (or a name with its own "
                                                      "Pulumi.<name>.yaml)")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    return parser, parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line: `models.py ENV COMMAND ...`."""
+    parser, commands = command_line("models.py", __doc__, EXAMPLES)
 
     def command(name: str, summary: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=summary, description=summary, allow_abbrev=False)

@@ -40,6 +40,7 @@ import pulumi_aws as aws
 from components import drift_events, drift_policies, metrics_catalogue, options, training_policies
 from components.config import PlatformConfig
 from components.documents import Account, account_of, json_of
+from components.inference_endpoint import package_arn
 from components.lambda_function import LambdaFunction, LambdaFunctionArgs
 from functions.drift import outcomes
 
@@ -90,15 +91,11 @@ class DriftDetectionArgs:
     endpoints: Sequence[ObservedEndpoint]  # the endpoints that capture their requests
 
 
-def model_package_arn(account: Account, group: str, version: int) -> str:
-    return account.arn("sagemaker", f"model-package/{group.lower()}/{version}")
-
-
 def check_input(account: Account, endpoint: ObservedEndpoint, endpoint_name: str, capture_uri: str,
                 group: str) -> dict[str, object]:
     """The schedule's constant input: what functions/drift/detect.py `Check.from_event` reads."""
     return {"model": endpoint.model, "endpoint": endpoint_name, "capture_uri": capture_uri,
-            "variants": [{"name": v.name, "model_package_arn": model_package_arn(account, group, v.model_version)}
+            "variants": [{"name": v.name, "model_package_arn": package_arn(account, group, v.model_version)}
                          for v in endpoint.variants]}
 
 
