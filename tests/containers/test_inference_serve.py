@@ -130,6 +130,8 @@ def test_a_model_that_cannot_load_keeps_the_server_up_with_ping_503(tmp_path: Pa
     log = tmp_path / "serve.log"
     with serve_process(log, {"SM_MODEL_DIR": str(tmp_path / "nothing-here")}, "--port", str(port), "--workers", "1") as process:
         wait_for(lambda: ping_status(port) == 503, what="/ping 503")
+        # /ping says "still loading" (also 503) until the worker has tried the model and failed.
+        wait_for(lambda: call(port, "GET", "/ping").text.startswith("the model failed"), what="the load failure")
         for _ in range(3):
             answer = call(port, "GET", "/ping")
             assert answer.status == 503
