@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import gzip
 import io
 import json
 import tarfile
@@ -47,13 +48,15 @@ def baseline_document(rows: int = 4000, seed: int = 1) -> dict[str, Any]:
 
 
 def tar_of(files: dict[str, bytes]) -> bytes:
+    """A model.tar.gz / output.tar.gz; the same files give the same bytes (gzip's header holds a
+    time, fixed here), so a test can compare an archive with one it builds again later."""
     buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
         for name, data in files.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
             archive.addfile(info, io.BytesIO(data))
-    return buffer.getvalue()
+    return gzip.compress(buffer.getvalue(), mtime=0)
 
 
 def register_version(sagemaker: Any, s3: Any, *, output_archive: bytes | None, model_archive: bytes | None,
