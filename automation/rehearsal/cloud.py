@@ -420,7 +420,11 @@ class EmulatedAws:
         """Endpoint configurations are immutable: a changed one is a new one, with a new name. The
         program names them by prefix only (Pulumi adds a random suffix on each replacement); the
         offline plan's name stays the same, so the emulator names each by its content."""
-        spec: dict[str, Any] = {"ProductionVariants": _api_shape(r.inputs["productionVariants"])}
+        variants = _api_shape(r.inputs["productionVariants"])
+        for variant in variants:  # the one member whose API name is not the input's capitalised
+            if "ServerlessConfig" in variant and "MemorySizeInMb" in variant["ServerlessConfig"]:
+                variant["ServerlessConfig"]["MemorySizeInMB"] = variant["ServerlessConfig"].pop("MemorySizeInMb")
+        spec: dict[str, Any] = {"ProductionVariants": variants}
         if "dataCaptureConfig" in r.inputs:
             capture = _api_shape(r.inputs["dataCaptureConfig"])
             capture.pop("KmsKeyId", None)
@@ -456,11 +460,6 @@ class EmulatedAws:
         endpoint.endpoint_config_name = config
         endpoint.production_variants = endpoint._process_production_variants(described["ProductionVariants"])
         endpoint.endpoint_status = "InService"
-
-    def finish_endpoint_updates(self) -> None:
-        """SageMaker ends an UpdateEndpointWeightsAndCapacities in InService; moto stays at Updating."""
-        for endpoint in sagemaker_backends[self.account][self.region].endpoints.values():
-            endpoint.endpoint_status = "InService"
 
     # -- functions -----------------------------------------------------------------------------------
     def invoke_function(self, name: str, event: Any) -> Any:

@@ -2,9 +2,8 @@
 
 moto has no `sagemaker-featurestore-runtime` and no Athena engine. The rehearsal therefore:
 - gives the ingestion function (functions/feature_ingest, run as deployed) a runtime client that
-  checks every PutRecord against botocore's model and records it, as the online store would
-  (latest record per identifier) and as SageMaker's offline store replication would (an
-  append-only table with `write_time`, `api_invocation_time` and `is_deleted`, the columns
+  checks every PutRecord against botocore's model and records it as SageMaker's offline store
+  replication would (an append-only table with `write_time`, `api_invocation_time` and `is_deleted`, the columns
   SageMaker adds to the Glue table; Developer Guide, "Offline store", "Data format");
 - answers automation/training_set.py's Athena calls by running its point-in-time SQL, word for
   word, on SQLite over that table, with the two Trino functions it calls given Trino's meaning
@@ -21,6 +20,7 @@ import io
 import itertools
 import sqlite3
 import threading
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import botocore.session
@@ -63,19 +63,13 @@ class RecordingFeatureStore:
                 {**values, "write_time": now, "api_invocation_time": now, "is_deleted": False})
         return {"ResponseMetadata": {"HTTPStatusCode": 200}}
 
-    def online(self, group: str, record_identifier: str) -> dict[str, dict[str, str]]:
-        """The online store: each identifier's latest record (by event time, then by write)."""
-        latest: dict[str, dict[str, str]] = {}
-        for record in self.offline.get(group, []):
-            latest[record[record_identifier]] = record
-        return latest
-
 
 class LocalAthena:
     """StartQueryExecution/GetQueryExecution over the recorded offline store, on SQLite."""
 
-    def __init__(self, store: RecordingFeatureStore, s3: Any, tables: dict[tuple[str, str], str]):
-        """`tables`: (Glue database, table) -> the feature group whose offline store it is."""
+    def __init__(self, store: RecordingFeatureStore, s3: Any, tables: Mapping[tuple[str, str], tuple[str, Sequence[str]]]):
+        """`tables`: (Glue database, table) -> the feature group whose offline store it is, and the
+        group's feature names (the Glue table's columns, before the ones SageMaker adds)."""
         self._store, self._s3, self._tables = store, s3, tables
         self._ids = itertools.count(1)
         self._executions: dict[str, dict[str, Any]] = {}
@@ -103,12 +97,12 @@ class LocalAthena:
         db.create_function("from_iso8601_timestamp", 1, _instant, deterministic=True)
         db.create_function("from_unixtime", 1, float, deterministic=True)
         attached: set[str] = set()
-        for (database, table), group in self._tables.items():
+        for (database, table), (group, features) in self._tables.items():
             if database not in attached:
                 db.execute(f'ATTACH DATABASE ":memory:" AS "{database}"')
                 attached.add(database)
             records = self._store.offline.get(group, [])
-            columns = list(dict.fromkeys(c for record in records for c in record)) or list(OFFLINE_COLUMNS)
+            columns = [*features, *OFFLINE_COLUMNS]  # a feature a record does not give is NULL, as in Athena
             db.execute(f'CREATE TABLE "{database}"."{table}" ({", ".join(f"{c!r}" for c in columns)})')
             db.executemany(f'INSERT INTO "{database}"."{table}" VALUES ({", ".join("?" * len(columns))})',
                            [[record.get(c) for c in columns] for record in records])

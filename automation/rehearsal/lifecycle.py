@@ -194,8 +194,10 @@ class Lifecycle:
 
     def _build_training_set(self, group: str, bucket: str, labels: str, as_of: dt.datetime) -> dict[str, Any]:
         sagemaker, s3 = self.cloud.client("sagemaker"), self.cloud.client("s3")
-        catalog = sagemaker.describe_feature_group(FeatureGroupName=group)["OfflineStoreConfig"]["DataCatalogConfig"]
-        athena = LocalAthena(self.cloud.feature_store, s3, {(catalog["Database"], catalog["TableName"]): group})
+        described = sagemaker.describe_feature_group(FeatureGroupName=group)
+        catalog = described["OfflineStoreConfig"]["DataCatalogConfig"]
+        features = [d["FeatureName"] for d in described["FeatureDefinitions"]]
+        athena = LocalAthena(self.cloud.feature_store, s3, {(catalog["Database"], catalog["TableName"]): (group, features)})
         request = training_set.Request(feature_group=group, data_bucket=bucket, model=MODEL, as_of=as_of,
                                        labels_uri=f"s3://{bucket}/{labels}", name="rehearsal")
         built = training_set.build(request, sagemaker=sagemaker, athena=athena, s3=s3, sleep=lambda seconds: None)
@@ -300,7 +302,6 @@ class Lifecycle:
         if record.get("outcome") != PROMOTE:
             raise RehearsalError(f"the pipeline decided {record.get('outcome')} ({record.get('reason')}); the challenger "
                                  f"flags churners and the champion never does, so it should promote. Traffic: {counts}")
-        self.cloud.finish_endpoint_updates()
         moved = self.deploy.live_weights(self.endpoint_name)
         self.command(experiments.main, [STACK, "apply", MODEL, "--yes"])
         serving = self.deploy.served[self.endpoint_name].variants

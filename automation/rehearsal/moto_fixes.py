@@ -31,6 +31,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Iterator
+from fractions import Fraction
 from typing import Any
 from unittest import mock
 
@@ -46,7 +47,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function import WaitFunction
 from moto.stepfunctions.parser.backend.execution import Execution
 
-_PERCENTILE = re.compile(r"p(\d{1,2}(?:\.\d+)?)")
+_PERCENTILE = re.compile(r"p(100(?:\.0+)?|\d{1,2}(?:\.\d+)?)")  # p0 to p100, as CloudWatch takes them
 
 
 def iso_start(start: dt.datetime) -> str:
@@ -61,9 +62,11 @@ def aws_error_prefix(service_name: str) -> str:
         botocore.session.get_session().get_service_model(service_name).service_id.replace(" ", "")
 
 
-def nearest_rank(values: list[float], percentile: float) -> float | None:
+def nearest_rank(values: list[float], percentile: str) -> float | None:
+    """The nearest-rank percentile; the rank is computed exactly (14 % of 100 is rank 14, not 15)."""
     ordered = sorted(values)
-    return ordered[max(math.ceil(percentile / 100 * len(ordered)), 1) - 1] if ordered else None
+    rank = math.ceil(Fraction(percentile) * len(ordered) / 100)
+    return ordered[max(rank, 1) - 1] if ordered else None
 
 
 def _delete_model_package(self: Any) -> str:
@@ -93,7 +96,7 @@ def corrected() -> Iterator[None]:
         match = _PERCENTILE.fullmatch(stat)
         if match is None:
             return original_statistic(self, stat)
-        return nearest_rank(self.metric_single_values_list, float(match.group(1)))
+        return nearest_rank(self.metric_single_values_list, match.group(1))
 
     original_update = SageMakerModelBackend.update_model_package
 

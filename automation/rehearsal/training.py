@@ -77,11 +77,14 @@ def run_job(request: Mapping[str, Any], *, s3: Any, work_dir: Path) -> dict[str,
     started = dt.datetime.now(dt.UTC)
     _download_channels(s3, request["InputDataConfig"], root)
     _write_configs(root, request)
-    log = _run_entry_point(root)
+    code, log = _run_entry_point(root)
     (root / "training.log").write_text(log)
+    # SageMaker decides by the exit code; the failure file is the reason it reports (Developer
+    # Guide, "How Amazon SageMaker AI Signals Algorithm Success and Failure").
     failure = root / "output" / "failure"
-    if failure.exists():
-        raise TrainingJobError(failure.read_text().strip()[:1024])
+    if code != 0:
+        reason = failure.read_text().strip() if failure.exists() else f"AlgorithmError: the image exited with code {code}"
+        raise TrainingJobError(reason[:1024])
     output = f"{request['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{name}/output"
     _upload(s3, f"{output}/model.tar.gz", _tar_of(root / "model"))
     _upload(s3, f"{output}/output.tar.gz", _tar_of(root / "output" / "data"))
@@ -147,12 +150,13 @@ def _write_configs(root: Path, request: Mapping[str, Any]) -> None:
                                                             "network_interface_name": "eth0"}))
 
 
-def _run_entry_point(root: Path) -> str:
-    """`docker run IMAGE train`, as a local process with the image's entry point and /opt/ml at `root`."""
+def _run_entry_point(root: Path) -> tuple[int, str]:
+    """`docker run IMAGE train`, as a local process with the image's entry point and /opt/ml at `root`:
+    its exit code and its log."""
     environment = {**os.environ, "SM_ROOT": str(root), "PYTHONPATH": str(ROOT)}
     run = subprocess.run([sys.executable, str(ENTRY_POINT), "train"], cwd=root, env=environment, capture_output=True,
                          text=True, timeout=JOB_TIMEOUT_SECONDS, check=False)
-    return run.stdout + run.stderr
+    return run.returncode, run.stdout + run.stderr
 
 
 def _tar_of(folder: Path) -> bytes:
