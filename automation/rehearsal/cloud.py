@@ -138,13 +138,29 @@ def _quiet(logger_name: str) -> Iterator[None]:
         logger.setLevel(level)
 
 
+def _without_missing_paths(transformer: Mapping[str, Any], event: Mapping[str, Any]) -> tuple[str, dict[str, str]]:
+    """The transformer with each variable whose path the event lacks put in as nothing, as EventBridge
+    does (tests/program/test_registry_events.py); moto's parser would leave its `<name>` in the text."""
+    template, paths = transformer.get("InputTemplate", ""), dict(transformer.get("InputPathsMap", {}))
+    for name, path in list(paths.items()):
+        value: Any = event
+        for key in path.removeprefix("$.").split("."):
+            value = value.get(key) if isinstance(value, Mapping) else None
+        if value is None:
+            template = template.replace(f"<{name}>", "")
+            del paths[name]
+    return template, paths
+
+
 def _package_detail(package: Any) -> dict[str, Any]:
     """The event's detail: the version as DescribeModelPackage shows it (tests/program/data has AWS's example)."""
     stamp = lambda moment: moment.strftime("%Y-%m-%dT%H:%M:%SZ") if hasattr(moment, "strftime") else moment  # noqa: E731
     detail = {
         "ModelPackageGroupName": package.model_package_group_name, "ModelPackageVersion": package.model_package_version,
         "ModelPackageArn": package.arn, "ModelPackageDescription": package.model_package_description,
-        "CreationTime": stamp(package.creation_time), "LastModifiedTime": stamp(getattr(package, "last_modified_time", None)),
+        "CreationTime": stamp(package.creation_time),
+        # A new version has no LastModifiedTime in moto; SageMaker's event carries one.
+        "LastModifiedTime": stamp(getattr(package, "last_modified_time", None) or package.creation_time),
         "InferenceSpecification": package.inference_specification, "ModelPackageStatus": "Completed",
         "ModelApprovalStatus": package.model_approval_status, "ApprovalDescription": package.approval_description,
         "CustomerMetadataProperties": package.customer_metadata_properties,
@@ -576,9 +592,8 @@ class EmulatedAws:
         if "Input" in target:
             payload: Any = json.loads(target["Input"])
         elif "InputTransformer" in target:
-            transformer = target["InputTransformer"]
-            payload = EventTemplateParser.parse(input_template=transformer.get("InputTemplate"),
-                                                input_paths_map=transformer.get("InputPathsMap", {}), event=dict(event))
+            template, paths = _without_missing_paths(target["InputTransformer"], event)
+            payload = EventTemplateParser.parse(input_template=template, input_paths_map=paths, event=dict(event))
         else:
             payload = event
         arn = parse_arn(target["Arn"])

@@ -929,23 +929,20 @@ class TestEmulatedAws:
         (alert,) = emulated.cloud.alerts()
         expected = self.transformed(emulated.plan, version=arn.rsplit("/", 1)[1], description="-", group=group,
                                     status="PendingManualApproval", arn=arn, changed_at="-")
-        unknown = {"approval_description", "changed_at"}  # see the two xfail tests below
+        unknown = {"approval_description", "changed_at"}  # see the two tests below
         assert {k: v for k, v in alert.items() if k not in unknown | {"subject"}} == \
             {k: v for k, v in expected.items() if k not in unknown}
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "EventBridge puts nothing for an input path the event lacks (tests/program/test_registry_events.py); the "
-        "emulator applies the transformer with moto's parser, which leaves the placeholder: a new version's alert "
-        "says approval_description '<description>'"))
     def test_a_registered_versions_alert_has_no_placeholder_for_the_missing_description(self, emulated):
+        """EventBridge puts nothing for an input path the event lacks (tests/program/test_registry_events.py);
+        moto's parser alone would leave the placeholder ('<description>')."""
         self.package(emulated, emulated.plan.outputs["model_package_groups"]["churn"])
         (alert,) = emulated.cloud.alerts()
         assert alert["approval_description"] == ""
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "AWS's sample 'SageMaker Model Package State Change' event (tests/program/data) carries LastModifiedTime; "
-        "moto's new version has none, so the emulated event omits it and the alert's changed_at is not a time"))
     def test_a_registered_versions_alert_says_when(self, emulated):
+        """AWS's sample 'SageMaker Model Package State Change' event (tests/program/data) carries
+        LastModifiedTime; moto's new version has none, so the emulator gives its creation time."""
         self.package(emulated, emulated.plan.outputs["model_package_groups"]["churn"])
         (alert,) = emulated.cloud.alerts()
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", alert["changed_at"])
