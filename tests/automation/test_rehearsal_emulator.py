@@ -1063,8 +1063,9 @@ def test_endpoint_configs_are_named_by_content_and_a_new_one_moves_the_endpoint(
         serving_second = sagemaker.describe_endpoint(EndpointName=name)
         new_config = sagemaker.describe_endpoint_config(EndpointConfigName=serving_second["EndpointConfigName"])
         assert serving_second["EndpointConfigName"] != serving_first["EndpointConfigName"]
-        assert [v["ModelName"] for v in new_config["ProductionVariants"]] == \
-            [m.inputs["name"] for m in second.of_type("aws:sagemaker/model:Model")]
+        # (sorted: the program registers the two models concurrently, so the plan lists them in either order)
+        assert sorted(v["ModelName"] for v in new_config["ProductionVariants"]) == \
+            sorted(m.inputs["name"] for m in second.of_type("aws:sagemaker/model:Model"))
         assert new_config["DataCaptureConfig"]["InitialSamplingPercentage"] == 100
         assert serving_second["EndpointStatus"] == "InService"
         assert [(v["VariantName"], v["CurrentWeight"]) for v in serving_second["ProductionVariants"]] == \
