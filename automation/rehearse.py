@@ -109,7 +109,7 @@ class Rehearsal:
         ok = False
         try:
             with EmulatedAws(REGION, work) as cloud:
-                lifecycle = Lifecycle(cloud, work / "project", self.sizes, self.say)
+                lifecycle = Lifecycle(cloud, work / "project", self.sizes)
                 try:
                     ok = self._steps(lifecycle)
                     if ok:

@@ -183,10 +183,9 @@ def _metric_query(query: Mapping[str, Any]) -> dict[str, Any]:
 class EmulatedAws:
     """moto started in this process, with the stand-ins of the module docstring, for one rehearsal."""
 
-    def __init__(self, region: str, work_dir: Path, log: Callable[[str], None] = lambda line: None):
+    def __init__(self, region: str, work_dir: Path):
         self.region = region
         self.work_dir = work_dir
-        self.log = log
         self.account = ACCOUNT_ID
         self.feature_store = RecordingFeatureStore()
         self.functions: dict[str, Mapping[str, Any]] = {}  # planned inputs by function name

@@ -95,8 +95,8 @@ def rehearsal_config(text: str) -> str:
 class Lifecycle:
     """The steps, in order, sharing one emulated AWS and one deploy."""
 
-    def __init__(self, cloud: EmulatedAws, project: Path, sizes: Sizes, say: Callable[[str], None]):
-        self.cloud, self.project, self.sizes, self.say = cloud, project, sizes, say
+    def __init__(self, cloud: EmulatedAws, project: Path, sizes: Sizes):
+        self.cloud, self.project, self.sizes = cloud, project, sizes
         self.deploy = EmulatedDeploy(cloud)
         self.rng = np.random.default_rng(sample_data.DEFAULT_SEED + 1)
         self.versions: dict[str, int] = {}  # role -> registered version number
