@@ -49,6 +49,7 @@ from unittest import mock
 import boto3
 from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
+from moto.cloudwatch.models import cloudwatch_backends
 from moto.events.models import EventTemplateParser, Rule, events_backends
 from moto.sagemaker.models import SageMakerModelBackend, sagemaker_backends
 from moto.utilities.arns import parse_arn
@@ -61,6 +62,8 @@ from components.training_workflow import TRAIN_INTEGRATION, TRAIN_STATE
 TRAINING_COMPUTE = "rehearsal-sagemaker-training-compute"
 ALERTS_QUEUE = "rehearsal-alert-subscriber"
 EXECUTION_TIMEOUT_SECONDS = 300
+# What an alarm's state is in moto's backend: all of it survives PutMetricAlarm in CloudWatch.
+ALARM_STATE = ("state_value", "state_reason", "state_reason_data", "state_updated_timestamp", "history")
 
 # The resource types the rehearsal creates in moto, in dependency order.
 APPLIED = (
@@ -406,14 +409,19 @@ class EmulatedAws:
         if "metricQueries" in inputs:
             spec["Metrics"] = [_metric_query(query) for query in inputs["metricQueries"]]
         cloudwatch = self.client("cloudwatch")
-        known = cloudwatch.describe_alarms(AlarmNames=[inputs["name"]])["MetricAlarms"]
+        alarms = cloudwatch_backends[self.account][self.region].alarms
+        known = alarms.get(inputs["name"])
+        state = {key: getattr(known, key) for key in ALARM_STATE} if known else None
         cloudwatch.put_metric_alarm(AlarmName=inputs["name"], **spec)
         # CloudWatch starts a new alarm in INSUFFICIENT_DATA and leaves an updated one's state
-        # unchanged (PutMetricAlarm, API reference); moto puts both in OK.
-        state, reason = (known[0]["StateValue"], known[0]["StateReason"]) if known else \
-            ("INSUFFICIENT_DATA", "Unchecked: Initial alarm creation")
-        cloudwatch.set_alarm_state(AlarmName=inputs["name"], StateValue=state, StateReason=reason)
-        return None if known else "created"
+        # unchanged (PutMetricAlarm, API reference); moto makes both anew, in OK.
+        if state is None:
+            cloudwatch.set_alarm_state(AlarmName=inputs["name"], StateValue="INSUFFICIENT_DATA",
+                                       StateReason="Unchecked: Initial alarm creation")
+            return "created"
+        for key, value in state.items():
+            setattr(alarms[inputs["name"]], key, value)
+        return None
 
     def _notification(self, r: PlannedResource) -> str | None:
         for config in r.inputs.get("lambdaFunctions", []):

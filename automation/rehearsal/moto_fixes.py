@@ -16,7 +16,8 @@ and test_promotion_workflow.py apply):
   replaces the whole metadata, which would erase a version's objective and training outputs
   when it is approved or archived.
 - DeleteModelPackage, which moto's SageMaker lacks, removes the version (what a dev stack's
-  teardown does before `pulumi destroy`, automation/teardown.py).
+  teardown does before `pulumi destroy`, automation/teardown.py), and a later version still gets
+  a new number (SageMaker never reuses one).
 - GetMetricData finds a metric whatever the order of its dimensions (CloudWatch identifies a
   metric by its set of dimensions); moto sorts them with a comparison that compares a value with
   a name, so with two dimensions a query finds data only in the order it was put.
@@ -32,6 +33,7 @@ import math
 import re
 from collections.abc import Iterator
 from fractions import Fraction
+from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
@@ -72,9 +74,31 @@ def nearest_rank(values: list[float], percentile: str) -> float | None:
 def _delete_model_package(self: Any) -> str:
     backend = self.sagemaker_backend
     arn = self._get_param("ModelPackageName")
-    if backend.model_packages.pop(backend.model_package_name_mapping.get(arn, arn), None) is None:
+    deleted = backend.model_packages.pop(backend.model_package_name_mapping.get(arn, arn), None)
+    if deleted is None:
         raise ValidationError(f"Model package {arn} not found")
+    if deleted.model_package_group_name:
+        tombstones = backend.__dict__.setdefault("rehearsal_deleted_versions", {})
+        tombstones[deleted.model_package_group_name] = tombstones.get(deleted.model_package_group_name, 0) + 1
     return "{}"
+
+
+def _numbering_past_deletions(original: Any) -> Any:
+    """SageMaker never reuses a version number; moto numbers a new version (versions in the group) + 1,
+    so while it numbers one, each deleted version of the group stands in the registry as a tombstone."""
+
+    def create_model_package(self: Any, *args: Any, **kwargs: Any) -> Any:
+        group = kwargs.get("model_package_group_name")
+        deleted = self.__dict__.get("rehearsal_deleted_versions", {}).get(group, 0)
+        tombstones = {f"rehearsal-deleted:{group}:{n}": SimpleNamespace(model_package_group_name=group) for n in range(deleted)}
+        self.model_packages.update(tombstones)
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            for key in tombstones:
+                self.model_packages.pop(key, None)
+
+    return create_model_package
 
 
 def _dimension_before(self: Any, other: Any) -> bool:
@@ -115,6 +139,8 @@ def corrected() -> Iterator[None]:
         stack.enter_context(mock.patch.object(Dimension, "__lt__", _dimension_before))
         stack.enter_context(mock.patch.object(SageMakerModelBackend, "update_model_package", update_model_package))
         stack.enter_context(mock.patch.object(SageMakerResponse, "delete_model_package", _delete_model_package, create=True))
+        stack.enter_context(mock.patch.object(SageMakerModelBackend, "create_model_package",
+                                              _numbering_past_deletions(SageMakerModelBackend.create_model_package)))
         stack.enter_context(mock.patch.object(Execution, "get_start_execution_details", start_execution_details))
         stack.enter_context(mock.patch.object(Statistics, "get_statistics_for_type", statistic))
         stack.enter_context(mock.patch.object(StateTaskServiceAwsSdk, "_normalise_service_error_name",

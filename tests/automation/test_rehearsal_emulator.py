@@ -164,11 +164,9 @@ def test_delete_model_package_of_an_unknown_version_is_a_validation_error(correc
     assert arn in raised.value.response["Error"]["Message"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "moto numbers a new version len(versions in the group) + 1; once DeleteModelPackage (added by "
-    "moto_fixes) removes a version that is not the newest, the next CreateModelPackage reuses the newest "
-    "number and replaces that version. SageMaker never reuses a version number."))
 def test_a_version_registered_after_a_deletion_gets_a_new_number(corrected_aws):
+    """moto numbers a new version (versions in the group) + 1, so without the correction a deletion
+    would make the next version reuse the newest number and replace it; SageMaker never reuses one."""
     sagemaker = boto3.client("sagemaker", region_name=REGION)
     first = registered_version(sagemaker)
     second = sagemaker.create_model_package(ModelPackageGroupName=GROUP, ModelApprovalStatus="Approved")["ModelPackageArn"]
@@ -321,7 +319,8 @@ ERROR_PREFIXES = [
     ("sagemaker", "SageMaker"), ("dynamodb", "DynamoDb"), ("sfn", "Sfn"), ("s3", "S3"), ("lambda", "Lambda"),
     pytest.param("acmpca", "AcmPca", marks=pytest.mark.xfail(strict=True, reason=(
         "the developer guide's own example (AcmPca.ResourceNotFoundException for aws-sdk:acmpca): botocore names "
-        "the service acm-pca, so aws_error_prefix('acmpca') raises UnknownServiceError (and its serviceId gives ACMPCA)"))),
+        "the service acm-pca, so aws_error_prefix('acmpca') raises UnknownServiceError (and its serviceId gives ACMPCA). "
+        "No state machine of the platform calls ACM PCA; the services it calls are the rows above"))),
 ]
 
 
@@ -859,11 +858,8 @@ class TestEmulatedAws:
         (after,) = emulated.cloud.client("cloudwatch").describe_alarms(AlarmNames=[name])["MetricAlarms"]
         assert (after["StateValue"], after["StateReason"]) == ("ALARM", "Threshold Crossed: 1 datapoint")
 
-    @pytest.mark.xfail(strict=True, reason=(
-        "PutMetricAlarm leaves an existing alarm's state unchanged (API reference); moto's makes the alarm anew and "
-        "the emulator puts back only the state's value and reason (SetAlarmState), so StateReasonData is lost and "
-        "StateUpdatedTimestamp becomes the time of the re-apply"))
     def test_a_reapplied_alarm_keeps_its_whole_state(self, emulated, alarm_in_alarm):
+        """PutMetricAlarm leaves an existing alarm's state unchanged (API reference); moto makes it anew."""
         name, set_ = alarm_in_alarm
         emulated.cloud.apply(emulated.plan)
         (after,) = emulated.cloud.client("cloudwatch").describe_alarms(AlarmNames=[name])["MetricAlarms"]
